@@ -1,0 +1,287 @@
+"""Shared machinery of the part classes: field helpers and dict/TOML round trips.
+
+Each part is a frozen attrs class whose fields are declared with the helpers
+below.  The helpers record in the field's metadata how the value is converted
+to and from plain data, so :meth:`Spec.to_dict` and :meth:`Spec.from_dict` work
+for every part without per-class code.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self, TypeVar
+
+import attrs
+import pint
+
+from ..errors import SpecError, SpecFileError, UnitMismatchError
+from ..units import CANONICAL, _canonical_key, format_quantity, non_negative, positive, quantity
+
+__all__ = ["Spec", "enum_field", "int_field", "part_field", "q_field", "sources_field"]
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+
+_KIND = "bm_kind"
+
+
+def q_field(
+    unit: str,
+    *,
+    optional: bool = False,
+    allow_zero: bool = False,
+    default: Any = attrs.NOTHING,
+    doc: str = "",
+) -> Any:
+    """A quantity field stored in the canonical unit of ``unit``.
+
+    Parameters
+    ----------
+    unit
+        Any unit of the wanted dimension, used in messages and examples.
+    optional
+        ``None`` is allowed (and is the default).
+    allow_zero
+        Zero passes the range check (otherwise values must be > 0).
+    """
+    if optional and default is attrs.NOTHING:
+        default = None
+    check = non_negative if allow_zero else positive
+    return attrs.field(
+        converter=quantity(unit, optional=optional),
+        validator=check,
+        default=default,
+        metadata={_KIND: "quantity", "unit": unit, "doc": doc},
+    )
+
+
+def _int_converter(value: Any, field: attrs.Attribute) -> int:  # type: ignore[type-arg]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        raise SpecError(f"{field.name} must be an integer, got {value!r}")
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise SpecError(f"{field.name} must be an integer, got {value!r}")
+        return int(value)
+    return value
+
+
+def int_field(*, minimum: int = 1, default: Any = attrs.NOTHING, doc: str = "") -> Any:
+    """An integer field with an inclusive lower bound."""
+
+    def check(inst: Any, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
+        if value < minimum:
+            raise SpecError(f"{attribute.name} must be an integer >= {minimum}, got {value!r}")
+
+    return attrs.field(
+        converter=attrs.Converter(_int_converter, takes_field=True),  # type: ignore[call-overload]
+        validator=check,
+        default=default,
+        metadata={_KIND: "int", "doc": doc},
+    )
+
+
+def enum_field(enum_cls: type[E], *, default: Any = attrs.NOTHING, doc: str = "") -> Any:
+    """A field holding a member of ``enum_cls``; strings are parsed case-insensitively."""
+
+    def convert(value: Any, field: attrs.Attribute) -> E:  # type: ignore[type-arg]
+        if isinstance(value, enum_cls):
+            return value
+        parse = getattr(enum_cls, "parse", None)
+        if parse is not None:
+            return parse(value)  # type: ignore[no-any-return]
+        key = str(value).strip().lower()
+        for member in enum_cls:
+            if member.value == key or member.name.lower() == key:
+                return member
+        valid = ", ".join(repr(m.value) for m in enum_cls)
+        raise SpecError(f"{field.name} must be one of {valid}, got {value!r}")
+
+    return attrs.field(
+        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
+        default=default,
+        metadata={_KIND: "enum", "enum": enum_cls, "doc": doc},
+    )
+
+
+def part_field(
+    cls_getter: Callable[[], type[Spec]],
+    catalog_kind: str,
+    *,
+    optional: bool = False,
+    doc: str = "",
+) -> Any:
+    """A field holding another part.
+
+    Accepts an instance, a dict (``from_dict``) or a catalog name (looked up in
+    :mod:`blackwell_model.catalog` under ``catalog_kind``).
+    """
+
+    def convert(value: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+        if value is None and optional:
+            return None
+        cls = cls_getter()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            return cls.from_dict(value)
+        if isinstance(value, str):
+            from .. import catalog
+
+            return catalog.get(catalog_kind, value)
+        raise SpecError(
+            f"{field.name} must be a {cls.__name__}, a dict describing one, or a catalog "
+            f"name, got {type(value).__name__} {value!r}"
+        )
+
+    return attrs.field(
+        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
+        default=None if optional else attrs.NOTHING,
+        metadata={_KIND: "part", "doc": doc},
+    )
+
+
+def _str_map(value: Any, field: attrs.Attribute) -> dict[str, str]:  # type: ignore[type-arg]
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{field.name} must be a table of field name -> text, got {value!r}")
+    out = {}
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise SpecError(f"{field.name}[{k!r}] must be text, got {v!r}")
+        out[str(k)] = v
+    return out
+
+
+def sources_field() -> Any:
+    """The ``sources`` field: field name -> where its number comes from."""
+    return attrs.field(
+        factory=dict,
+        converter=attrs.Converter(_str_map, takes_field=True),  # type: ignore[call-overload]
+        eq=False,
+        repr=False,
+        metadata={_KIND: "map"},
+    )
+
+
+def _q_to_text(q: pint.Quantity) -> str:
+    """Exact text form of a canonical quantity, e.g. ``'3350000000000.0 B/s'``."""
+    return f"{float(q.magnitude)!r} {q.units:~P}"
+
+
+class Spec:
+    """Mixin of every part class: dict and TOML round trips, readable summaries."""
+
+    #: Catalog kind of the class, e.g. ``"accelerator"``.
+    catalog_kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form: quantities as exact strings in canonical units, parts nested.
+
+        ``None`` fields are left out (TOML has no null).  ``from_dict(to_dict())``
+        gives an equal object.
+        """
+        out: dict[str, Any] = {}
+        for f in attrs.fields(type(self)):  # type: ignore[arg-type]
+            if not f.init:
+                continue
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[f.name] = _to_plain(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build a part from plain data (as written by :meth:`to_dict` or read from TOML).
+
+        Raises
+        ------
+        SpecFileError
+            If a key is unknown or a required field is missing.
+        SpecError, UnitMismatchError
+            If a value is out of range or has the wrong unit.
+        """
+        if not isinstance(data, Mapping):
+            raise SpecFileError(f"{cls.__name__} needs a table of fields, got {data!r}")
+        fields = {f.name: f for f in attrs.fields(cls) if f.init}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise SpecFileError(
+                f"{cls.__name__}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                f"valid fields: {', '.join(fields)}"
+            )
+        missing = [
+            name
+            for name, f in fields.items()
+            if f.default is attrs.NOTHING and name not in data
+        ]
+        if missing:
+            raise SpecFileError(
+                f"{cls.__name__} {data.get('name', '')!r}: missing required field(s) "
+                f"{', '.join(map(repr, missing))}"
+            )
+        kwargs = dict(data)
+        for name, value in data.items():
+            if isinstance(value, list):
+                kwargs[name] = tuple(value)
+        try:
+            return cls(**kwargs)
+        except (SpecError, UnitMismatchError) as exc:
+            label = data.get("name", "")
+            prefix = f"{cls.__name__} {label!r}: " if label else f"{cls.__name__}: "
+            raise type(exc)(prefix + str(exc)) from None
+
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for f in attrs.fields(type(self)):  # type: ignore[arg-type]
+            if f.name in ("sources", "notes") or not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, Spec):
+                text = getattr(value, "name", type(value).__name__)
+            elif isinstance(value, pint.Quantity):
+                text = format_quantity(value)
+            elif isinstance(value, Mapping):
+                text = ", ".join(
+                    f"{k}: {format_quantity(v) if isinstance(v, pint.Quantity) else v}"
+                    for k, v in value.items()
+                )
+            elif isinstance(value, enum.Enum):
+                text = str(value.value)
+            else:
+                text = str(value)
+            rows.append((f.name, text))
+        return rows
+
+    def summary(self) -> str:
+        """A short human-readable table of the part's fields in convenient units."""
+        rows = self._summary_rows()
+        width = max((len(k) for k, _ in rows), default=0)
+        head = f"{type(self).__name__} {getattr(self, 'name', '')}".strip()
+        return "\n".join([head] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Spec):
+        return value.to_dict()
+    if isinstance(value, pint.Quantity):
+        return _q_to_text(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k.value if isinstance(k, enum.Enum) else k): _to_plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def canonical_unit_text(unit: str) -> str:
+    """Canonical unit of ``unit`` as text, e.g. ``'B/s'`` for ``'TB/s'``."""
+    return CANONICAL[_canonical_key(unit)]

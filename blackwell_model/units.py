@@ -1,0 +1,274 @@
+"""One pint registry for the whole library, and the converters that use it.
+
+The registry is built from ``units.txt`` shipped beside this module, not from
+pint's default definitions.  Information (``bit``, ``byte``) and compute
+(``flop``) are dimensions of their own, so ``GB/s`` is neither ``Hz`` nor
+``TFLOP/s``.  Decimal prefixes are powers of ten (``GB`` = 1e9 B) and binary
+prefixes powers of two (``GiB`` = 2**30 B).
+
+Every quantity stored on a part is converted once, at construction, to the
+*canonical unit* of its dimension (see :data:`CANONICAL`), so solvers read the
+float magnitude with ``.m`` and never touch pint in a hot loop.
+
+Examples
+--------
+>>> from blackwell_model.units import Q_
+>>> Q_("1.8 TB/s").to("GB/s")
+<Quantity(1800.0, 'gigabyte / second')>
+>>> Q_("1 GB/s").is_compatible_with("Hz")
+False
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import attrs
+import pint
+
+from .errors import SpecError, UnitMismatchError
+
+__all__ = [
+    "CANONICAL",
+    "Q_",
+    "Quantity",
+    "format_quantity",
+    "in_range",
+    "non_negative",
+    "parse_quantity",
+    "positive",
+    "quantity",
+    "ureg",
+]
+
+with resources.as_file(resources.files(__package__) / "units.txt") as _path:
+    ureg: pint.UnitRegistry = pint.UnitRegistry(
+        str(_path), autoconvert_offset_to_baseunit=False, cache_folder=None
+    )
+ureg.formatter.default_format = "~P"
+pint.set_application_registry(ureg)
+
+#: The Quantity class of :data:`ureg`.
+Quantity = ureg.Quantity
+#: Shorthand constructor, ``Q_(3.35, "TB/s")`` or ``Q_("3.35 TB/s")``.
+Q_ = ureg.Quantity
+
+#: Canonical storage unit for each unit name used by the library's fields.
+#: A field declared ``quantity("TB/s")`` stores bytes per second.
+CANONICAL: dict[str, str] = {
+    "B": "B",
+    "B/s": "B/s",
+    "s": "s",
+    "flop": "flop",
+    "flop/s": "flop/s",
+    "W": "W",
+    "J": "J",
+    "J/bit": "J/bit",
+    "Hz": "Hz",
+    "USD": "USD",
+    "USD/h": "USD/h",
+    "USD/J": "USD/J",
+    "gCO2e/J": "gCO2e/J",
+}
+
+# Unit objects built once: constructing from a Unit is ~10x cheaper than from a string.
+_UNITS: dict[str, pint.Unit] = {k: ureg.Unit(v) for k, v in CANONICAL.items()}
+_DIMS: dict[str, Any] = {k: u.dimensionality for k, u in _UNITS.items()}
+
+# Preferred display units per dimension, smallest first, for messages and tables.
+_DISPLAY: dict[str, tuple[str, ...]] = {
+    "B": ("B", "kB", "MB", "GB", "TB", "PB"),
+    "B/s": ("B/s", "kB/s", "MB/s", "GB/s", "TB/s", "PB/s"),
+    "flop": ("flop", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"),
+    "flop/s": ("FLOPS", "kFLOPS", "MFLOPS", "GFLOPS", "TFLOPS", "PFLOPS", "EFLOPS"),
+    "W": ("mW", "W", "kW", "MW", "GW"),
+    "J": ("mJ", "J", "kJ", "MJ", "GJ", "TJ"),
+    "s": ("ns", "µs", "ms", "s"),
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _canonical_key(unit: str) -> str:
+    """Return the :data:`CANONICAL` key whose dimension matches ``unit`` (cached)."""
+    if unit in CANONICAL:
+        return unit
+    dim = ureg.Unit(unit).dimensionality
+    for key, d in _DIMS.items():
+        if d == dim:
+            return key
+    raise ValueError(f"no canonical unit is registered for {unit!r}")
+
+
+def format_quantity(q: Any, digits: int = 4) -> str:
+    """Format a quantity (or a float in a canonical unit) compactly, e.g. ``'3.35 TB/s'``.
+
+    Parameters
+    ----------
+    q
+        A pint Quantity.  Plain values are returned with ``repr``.
+    digits
+        Significant digits.
+    """
+    if not isinstance(q, pint.Quantity):
+        return repr(q)
+    mag = q.magnitude
+    try:
+        key = _canonical_key(str(q.units))
+    except (ValueError, pint.errors.UndefinedUnitError):
+        key = ""
+    if key in _DISPLAY and isinstance(mag, int | float) and math.isfinite(mag) and mag != 0:
+        base = q.to(_UNITS[key]).magnitude
+        choice = _DISPLAY[key][0]
+        for name in _DISPLAY[key]:
+            if abs(ureg.Quantity(1.0, name).to(_UNITS[key]).magnitude) <= abs(base):
+                choice = name
+        return f"{q.to(choice).magnitude:.{digits}g} {choice}"
+    if isinstance(mag, int | float):
+        return f"{mag:.{digits}g} {q.units:~P}".strip()
+    return f"{q:~P}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_string(text: str) -> tuple[Any, pint.Unit]:
+    """Parse a quantity string once; pint's parser costs ~100 us per call."""
+    q = ureg.Quantity(text)
+    if not isinstance(q, pint.Quantity):  # pragma: no cover - pint returns numbers for "3"
+        q = ureg.Quantity(q)
+    return q.magnitude, q.units
+
+
+def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quantity:
+    """Convert ``value`` to a Quantity in the canonical unit of ``unit``.
+
+    Parameters
+    ----------
+    value
+        A pint Quantity, or a string such as ``"1.8 TB/s"``.  A bare number is
+        refused because its unit would be a guess.
+    unit
+        Any unit of the wanted dimension (``"TB/s"``, ``"W"``...); the result is
+        stored in the canonical unit of that dimension (B/s, W...).
+    name
+        Field name used in error messages.
+
+    Returns
+    -------
+    pint.Quantity
+        A new Quantity (never the caller's object) with a float magnitude.
+
+    Raises
+    ------
+    UnitMismatchError
+        If ``value`` has another dimension or no unit at all.
+    SpecError
+        If a string cannot be parsed.
+    """
+    key = _canonical_key(unit)
+    target = _UNITS[key]
+    if isinstance(value, pint.Quantity):
+        q = value
+        if q._REGISTRY is not ureg:
+            q = ureg.Quantity(q.magnitude, str(q.units))
+    elif isinstance(value, str):
+        try:
+            mag, units = _parse_string(value)
+        except Exception as exc:  # pint raises several unrelated types here
+            raise SpecError(
+                f"{name} must be a quantity in {CANONICAL[key]} such as '1.8 {unit}', "
+                f"got {value!r} ({exc})"
+            ) from None
+        q = ureg.Quantity(mag, units)
+    elif isinstance(value, bool | int | float):
+        raise UnitMismatchError(
+            f"{name} needs a unit (expected {CANONICAL[key]}, e.g. '{value} {unit}'), "
+            f"got the bare number {value!r}"
+        )
+    else:
+        raise UnitMismatchError(
+            f"{name} must be a Quantity or a string with a unit of {CANONICAL[key]}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if q._units == target._units:
+        mag = q.magnitude
+    else:
+        if q.dimensionality != _DIMS[key]:
+            raise UnitMismatchError(
+                f"{name} must have units of {CANONICAL[key]} (dimension {_DIMS[key]}), "
+                f"got {value!r} with dimension {q.dimensionality}"
+            )
+        mag = q.to(target).magnitude
+    try:
+        mag = float(mag)
+    except TypeError:
+        raise UnitMismatchError(
+            f"{name} must be a scalar quantity in {CANONICAL[key]}, got {value!r}"
+        ) from None
+    return ureg.Quantity(mag, target)
+
+
+def quantity(unit: str, *, optional: bool = False) -> attrs.Converter:  # type: ignore[type-arg]
+    """An attrs converter that stores a field as a Quantity in the canonical unit.
+
+    Parameters
+    ----------
+    unit
+        A unit of the wanted dimension; ``"TB/s"`` and ``"B/s"`` are equivalent.
+    optional
+        Let ``None`` through unchanged.
+
+    Examples
+    --------
+    >>> import attrs
+    >>> @attrs.frozen
+    ... class Disk:
+    ...     bandwidth = attrs.field(converter=quantity("GB/s"))
+    >>> Disk("2 GB/s").bandwidth
+    <Quantity(2000000000.0, 'byte / second')>
+    """
+
+    def convert(value: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+        if value is None and optional:
+            return None
+        return parse_quantity(value, unit, name=field.name)
+
+    return attrs.Converter(convert, takes_field=True)  # type: ignore[call-overload]
+
+
+def _check_finite(inst: Any, attribute: attrs.Attribute, value: Any) -> float | None:  # type: ignore[type-arg]
+    if value is None:
+        return None
+    mag = value.magnitude if isinstance(value, pint.Quantity) else value
+    if not math.isfinite(mag):
+        raise SpecError(f"{attribute.name} must be finite, got {value!r}")
+    return float(mag)
+
+
+def positive(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    """attrs validator: finite and strictly greater than zero (``None`` passes)."""
+    mag = _check_finite(inst, attribute, value)
+    if mag is not None and not mag > 0:
+        zero = f"0 {value.units:~P}" if isinstance(value, pint.Quantity) else "0"
+        raise SpecError(f"{attribute.name} must be > {zero}, got {format_quantity(value)}")
+
+
+def non_negative(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    """attrs validator: finite and greater than or equal to zero (``None`` passes)."""
+    mag = _check_finite(inst, attribute, value)
+    if mag is not None and mag < 0:
+        zero = f"0 {value.units:~P}" if isinstance(value, pint.Quantity) else "0"
+        raise SpecError(f"{attribute.name} must be >= {zero}, got {format_quantity(value)}")
+
+
+def in_range(low: float, high: float) -> Callable[[Any, Any, Any], None]:
+    """attrs validator factory: a finite number in the closed interval [low, high]."""
+
+    def check(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+        mag = _check_finite(inst, attribute, value)
+        if mag is not None and not low <= mag <= high:
+            raise SpecError(f"{attribute.name} must be in [{low}, {high}], got {value!r}")
+
+    return check
