@@ -10,7 +10,7 @@ import pint
 
 from ..errors import SpecError, UnsupportedPrecisionError
 from ..units import Q_, parse_quantity
-from ._spec import Spec, int_field, part_field, q_field, sources_field
+from .._spec import Spec, int_field, part_field, q_field, sources_field
 from .link import LinkSpec
 from .precision import Precision
 

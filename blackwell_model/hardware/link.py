@@ -9,7 +9,7 @@ import attrs
 import pint
 
 from ..units import Q_
-from ._spec import Spec, enum_field, int_field, q_field, sources_field
+from .._spec import Spec, enum_field, int_field, q_field, sources_field
 
 __all__ = ["LinkKind", "LinkSpec", "SwitchSpec"]
 

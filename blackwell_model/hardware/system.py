@@ -11,7 +11,7 @@ import pint
 
 from ..errors import SpecError
 from ..units import Q_
-from ._spec import Spec, enum_field, int_field, part_field, q_field, sources_field
+from .._spec import Spec, enum_field, int_field, part_field, q_field, sources_field
 from .chip import CPU, Accelerator
 from .link import LinkSpec, SwitchSpec
 

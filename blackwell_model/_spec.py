@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Self, TypeVar
 import attrs
 import pint
 
-from ..errors import SpecError, SpecFileError, UnitMismatchError
-from ..units import CANONICAL, _canonical_key, format_quantity, non_negative, positive, quantity
+from .errors import SpecError, SpecFileError, UnitMismatchError
+from .units import CANONICAL, _canonical_key, format_quantity, non_negative, positive, quantity
 
 __all__ = ["Spec", "enum_field", "int_field", "part_field", "q_field", "sources_field"]
 
@@ -129,7 +129,7 @@ def part_field(
         if isinstance(value, Mapping):
             return cls.from_dict(value)
         if isinstance(value, str):
-            from .. import catalog
+            from . import catalog
 
             return catalog.get(catalog_kind, value)
         raise SpecError(
