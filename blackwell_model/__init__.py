@@ -7,7 +7,7 @@ Examples
 --------
 >>> import blackwell_model as bm
 >>> print(bm.catalog.accelerator("H100-SXM").peak("bf16").to("TFLOP/s"))
-989.4 TFLOPS
+989.4 TFLOP/s
 """
 
 from __future__ import annotations

@@ -78,6 +78,20 @@ CANONICAL: dict[str, str] = {
 # Unit objects built once: constructing from a Unit is ~10x cheaper than from a string.
 _UNITS: dict[str, pint.Unit] = {k: ureg.Unit(v) for k, v in CANONICAL.items()}
 _DIMS: dict[str, Any] = {k: u.dimensionality for k, u in _UNITS.items()}
+_CONTAINERS: dict[str, Any] = {k: u._units for k, u in _UNITS.items()}
+
+
+@functools.lru_cache(maxsize=2048)
+def _factor(units: Any, key: str) -> float | None:
+    """Multiplier from ``units`` (a UnitsContainer) to the canonical unit, or None.
+
+    None means the dimensions differ.  Every unit in our registry is
+    multiplicative, so one factor per unit pair is exact enough (1 ulp).
+    """
+    unit = ureg.Unit(units)
+    if unit.dimensionality != _DIMS[key]:
+        return None
+    return float(ureg.Quantity(1.0, unit).to(_UNITS[key]).magnitude)
 
 # Preferred display units per dimension, smallest first, for messages and tables.
 _DISPLAY: dict[str, tuple[str, ...]] = {
@@ -138,7 +152,7 @@ def _parse_string(text: str) -> tuple[Any, pint.Unit]:
     q = ureg.Quantity(text)
     if not isinstance(q, pint.Quantity):  # pragma: no cover - pint returns numbers for "3"
         q = ureg.Quantity(q)
-    return q.magnitude, q.units
+    return q.magnitude, q._units
 
 
 def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quantity:
@@ -168,11 +182,9 @@ def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quanti
         If a string cannot be parsed.
     """
     key = _canonical_key(unit)
-    target = _UNITS[key]
     if isinstance(value, pint.Quantity):
-        q = value
-        if q._REGISTRY is not ureg:
-            q = ureg.Quantity(q.magnitude, str(q.units))
+        mag = value.magnitude
+        units = value._units if value._REGISTRY is ureg else ureg.Unit(str(value.units))._units
     elif isinstance(value, str):
         try:
             mag, units = _parse_string(value)
@@ -181,7 +193,6 @@ def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quanti
                 f"{name} must be a quantity in {CANONICAL[key]} such as '1.8 {unit}', "
                 f"got {value!r} ({exc})"
             ) from None
-        q = ureg.Quantity(mag, units)
     elif isinstance(value, bool | int | float):
         raise UnitMismatchError(
             f"{name} needs a unit (expected {CANONICAL[key]}, e.g. '{value} {unit}'), "
@@ -192,22 +203,20 @@ def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quanti
             f"{name} must be a Quantity or a string with a unit of {CANONICAL[key]}, "
             f"got {type(value).__name__} {value!r}"
         )
-    if q._units == target._units:
-        mag = q.magnitude
-    else:
-        if q.dimensionality != _DIMS[key]:
-            raise UnitMismatchError(
-                f"{name} must have units of {CANONICAL[key]} (dimension {_DIMS[key]}), "
-                f"got {value!r} with dimension {q.dimensionality}"
-            )
-        mag = q.to(target).magnitude
+    factor = 1.0 if units == _CONTAINERS[key] else _factor(units, key)
+    if factor is None:
+        dim = ureg.Unit(units).dimensionality
+        raise UnitMismatchError(
+            f"{name} must have units of {CANONICAL[key]} (dimension {_DIMS[key]}), "
+            f"got {value!r} with dimension {dim}"
+        )
     try:
-        mag = float(mag)
+        mag = float(mag) * factor if factor != 1.0 else float(mag)
     except TypeError:
         raise UnitMismatchError(
             f"{name} must be a scalar quantity in {CANONICAL[key]}, got {value!r}"
         ) from None
-    return ureg.Quantity(mag, target)
+    return ureg.Quantity(mag, _CONTAINERS[key])
 
 
 def quantity(unit: str, *, optional: bool = False) -> attrs.Converter:  # type: ignore[type-arg]
@@ -226,8 +235,8 @@ def quantity(unit: str, *, optional: bool = False) -> attrs.Converter:  # type: 
     >>> @attrs.frozen
     ... class Disk:
     ...     bandwidth = attrs.field(converter=quantity("GB/s"))
-    >>> Disk("2 GB/s").bandwidth
-    <Quantity(2000000000.0, 'byte / second')>
+    >>> print(Disk("2 GB/s").bandwidth)
+    2000000000.0 B/s
     """
 
     def convert(value: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]

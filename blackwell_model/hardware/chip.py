@@ -14,10 +14,30 @@ from .._spec import Spec, int_field, part_field, q_field, sources_field
 from .link import LinkSpec
 from .precision import Precision
 
-__all__ = ["CPU", "Accelerator"]
+__all__ = ["CPU", "Accelerator", "PrecisionMap"]
 
 
-def _peak_map(value: Any, field: attrs.Attribute) -> dict[Precision, pint.Quantity]:  # type: ignore[type-arg]
+class PrecisionMap(dict[Precision, pint.Quantity]):
+    """A dict keyed by :class:`Precision` that also accepts precision names.
+
+    ``peaks["bf16"]`` and ``peaks[Precision.BF16]`` are the same entry.
+    """
+
+    def __getitem__(self, key: Any) -> pint.Quantity:
+        return super().__getitem__(Precision.parse(key))
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return super().__contains__(Precision.parse(key))
+        except KeyError:
+            return False
+
+    def get(self, key: Any, default: Any = None) -> Any:  # type: ignore[override]
+        """Entry for ``key`` (a Precision or its name), or ``default``."""
+        return self[key] if key in self else default
+
+
+def _peak_map(value: Any, field: attrs.Attribute) -> PrecisionMap:  # type: ignore[type-arg]
     if not isinstance(value, Mapping) or not value:
         raise SpecError(
             f"{field.name} must be a non-empty table of precision -> dense peak rate "
@@ -34,7 +54,7 @@ def _peak_map(value: Any, field: attrs.Attribute) -> dict[Precision, pint.Quanti
             )
         out[p] = q
     # Keep a stable order (the enum's) so that equal parts print identically.
-    return {p: out[p] for p in Precision if p in out}
+    return PrecisionMap((p, out[p]) for p in Precision if p in out)
 
 
 @attrs.frozen(kw_only=True)
@@ -80,7 +100,7 @@ class Accelerator(Spec):
     >>> import blackwell_model as bm
     >>> h100 = bm.catalog.accelerator("H100-SXM")
     >>> print(h100.peak_flops["bf16"].to("TFLOP/s"))
-    989.4 TFLOPS
+    989.4 TFLOP/s
     >>> faster = attrs.evolve(h100, memory_bandwidth="4.8 TB/s")
     >>> round(faster.ridge_point("bf16").m, 1)
     206.1
@@ -90,7 +110,7 @@ class Accelerator(Spec):
 
     name: str = attrs.field()
     vendor: str = ""
-    peak_flops: dict[Precision, pint.Quantity] = attrs.field(
+    peak_flops: PrecisionMap = attrs.field(
         converter=attrs.Converter(_peak_map, takes_field=True),  # type: ignore[call-overload]
         metadata={"bm_kind": "peaks"},
     )
