@@ -29,12 +29,19 @@ def main() -> None:
     peaks_s = {"bf16": "989.4 TFLOP/s", "fp8": "1978.9 TFLOP/s"}
 
     def from_quantities() -> None:
-        bm.Accelerator(name="x", peak_flops=peaks_q, scale_up_link=link, scale_up_ports=18, **q_fields)
+        bm.Accelerator(
+            name="x", peak_flops=peaks_q, scale_up_link=link, scale_up_ports=18, **q_fields
+        )
 
     def from_strings() -> None:
         bm.Accelerator(
-            name="x", peak_flops=peaks_s, memory_capacity="80 GB", memory_bandwidth="3.35 TB/s",
-            tdp="700 W", scale_up_link=link, scale_up_ports=18,
+            name="x",
+            peak_flops=peaks_s,
+            memory_capacity="80 GB",
+            memory_bandwidth="3.35 TB/s",
+            tdp="700 W",
+            scale_up_link=link,
+            scale_up_ports=18,
         )
 
     new_bw = bm.Q_(4.8, "TB/s")
@@ -43,13 +50,33 @@ def main() -> None:
     rows = [
         ("Accelerator(...) from Quantities", per_call_us(from_quantities)),
         ("Accelerator(...) from strings", per_call_us(from_strings)),
-        ("attrs.evolve(h100, memory_bandwidth=Q)", per_call_us(lambda: attrs.evolve(h100, memory_bandwidth=new_bw))),
-        ("LinkSpec(...) from strings", per_call_us(lambda: bm.LinkSpec(name="l", kind="nvlink", bandwidth="50 GB/s", latency="0.6 us"))),
-        ("Accelerator.from_dict(h100.to_dict())", per_call_us(lambda: bm.Accelerator.from_dict(data), 500)),
+        (
+            "attrs.evolve(h100, memory_bandwidth=Q)",
+            per_call_us(lambda: attrs.evolve(h100, memory_bandwidth=new_bw)),
+        ),
+        (
+            "LinkSpec(...) from strings",
+            per_call_us(
+                lambda: bm.LinkSpec(name="l", kind="nvlink", bandwidth="50 GB/s", latency="0.6 us")
+            ),
+        ),
+        (
+            "Accelerator.from_dict(h100.to_dict())",
+            per_call_us(lambda: bm.Accelerator.from_dict(data), 500),
+        ),
         ("attrs.evolve(GB200-NVL72, nodes=18)", per_call_us(lambda: attrs.evolve(rack, nodes=18))),
-        ("catalog.cluster('GB200-NVL72', gpus=16384)", per_call_us(lambda: bm.catalog.cluster("GB200-NVL72", gpus=16384), 200)),
-        ("h100.peak_flops_per_s('bf16') (solver read)", per_call_us(lambda: h100.peak_flops_per_s("bf16"), 20000)),
-        ("h100.memory_bandwidth.m (solver read)", per_call_us(lambda: h100.memory_bandwidth.m, 20000)),
+        (
+            "catalog.cluster('GB200-NVL72', gpus=16384)",
+            per_call_us(lambda: bm.catalog.cluster("GB200-NVL72", gpus=16384), 200),
+        ),
+        (
+            "h100.peak_flops_per_s('bf16') (solver read)",
+            per_call_us(lambda: h100.peak_flops_per_s("bf16"), 20000),
+        ),
+        (
+            "h100.memory_bandwidth.m (solver read)",
+            per_call_us(lambda: h100.memory_bandwidth.m, 20000),
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print("Part construction cost (best of 5, one core)")

@@ -216,9 +216,7 @@ class Spec:
                 f"valid fields: {', '.join(fields)}"
             )
         missing = [
-            name
-            for name, f in fields.items()
-            if f.default is attrs.NOTHING and name not in data
+            name for name, f in fields.items() if f.default is attrs.NOTHING and name not in data
         ]
         if missing:
             raise SpecFileError(
@@ -276,7 +274,9 @@ def _to_plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Mapping):
-        return {str(k.value if isinstance(k, enum.Enum) else k): _to_plain(v) for k, v in value.items()}
+        return {
+            str(k.value if isinstance(k, enum.Enum) else k): _to_plain(v) for k, v in value.items()
+        }
     if isinstance(value, tuple | list):
         return [_to_plain(v) for v in value]
     return value

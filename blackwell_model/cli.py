@@ -17,16 +17,22 @@ from typing import Any
 from . import __version__, catalog
 from .errors import BlackwellModelError
 from .hardware import Precision
-from .units import format_quantity
 
 __all__ = ["accelerator_table", "main"]
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    body = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
     return "\n".join([line, sep, *body])
 
 
@@ -37,8 +43,16 @@ def _tf(acc: Any, p: Precision) -> str:
 def accelerator_table() -> str:
     """The catalog's accelerators side by side (dense TFLOP/s, memory, links, ridge point)."""
     headers = [
-        "accelerator", "BF16", "FP8", "FP4", "HBM GB", "HBM TB/s",
-        "scale-up GB/s/dir", "NIC Gb/s", "TDP W", "ridge BF16 FLOP/B",
+        "accelerator",
+        "BF16",
+        "FP8",
+        "FP4",
+        "HBM GB",
+        "HBM TB/s",
+        "scale-up GB/s/dir",
+        "NIC Gb/s",
+        "TDP W",
+        "ridge BF16 FLOP/B",
     ]
     rows = []
     for name in catalog.names("accelerator"):
@@ -59,7 +73,10 @@ def accelerator_table() -> str:
                 ridge,
             ]
         )
-    return "Dense peak TFLOP/s per accelerator (catalog; sources: `blackwell-model catalog accelerator NAME`)\n\n" + _table(headers, rows)
+    return (
+        "Dense peak TFLOP/s per accelerator (catalog; sources: `blackwell-model catalog accelerator NAME`)\n\n"
+        + _table(headers, rows)
+    )
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:

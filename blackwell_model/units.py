@@ -93,6 +93,7 @@ def _factor(units: Any, key: str) -> float | None:
         return None
     return float(ureg.Quantity(1.0, unit).to(_UNITS[key]).magnitude)
 
+
 # Preferred display units per dimension, smallest first, for messages and tables.
 _DISPLAY: dict[str, tuple[str, ...]] = {
     "B": ("B", "kB", "MB", "GB", "TB", "PB"),

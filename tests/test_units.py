@@ -124,8 +124,13 @@ def test_bandwidth_never_converts_to_other_dimensions(unit):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("3.35 TB/s", "3.35 TB/s"), ("700 W", "700 W"), ("989.4 TFLOPS", "989.4 TFLOPS"),
-     ("2e-6 s", "2 µs"), ("80 GB", "80 GB")],
+    [
+        ("3.35 TB/s", "3.35 TB/s"),
+        ("700 W", "700 W"),
+        ("989.4 TFLOPS", "989.4 TFLOPS"),
+        ("2e-6 s", "2 µs"),
+        ("80 GB", "80 GB"),
+    ],
 )
 def test_format_quantity(text, expected):
     assert format_quantity(Q_(text)) == expected

@@ -133,10 +133,10 @@ class _Registry:
                 )
             if not isinstance(table, Mapping):
                 raise SpecFileError(f"{origin}: [{kind}] must hold one table per entry")
-            for name, raw in table.items():
-                if not isinstance(raw, Mapping):
+            for name, given in table.items():
+                if not isinstance(given, Mapping):
                     raise SpecFileError(f"{origin}: [{kind}.{name!r}] must be a table of fields")
-                raw = dict(raw)
+                raw = dict(given)
                 meta = {k: raw.pop(k) for k in _META_KEYS if k in raw}
                 if "name" in raw and raw["name"] != name:
                     raise SpecFileError(
@@ -280,10 +280,14 @@ def names(kind: str | None = None) -> dict[str, list[str]] | list[str]:
         if kind not in KINDS:
             raise UnknownNameError("catalog kind", kind, list(KINDS))
         return sorted((e.name for e in _REGISTRY.entries[kind].values()), key=str.lower)
-    return {k: sorted((e.name for e in v.values()), key=str.lower) for k, v in _REGISTRY.entries.items()}
+    return {
+        k: sorted((e.name for e in v.values()), key=str.lower) for k, v in _REGISTRY.entries.items()
+    }
 
 
-def register(part: Any, *, kind: str | None = None, aliases: Iterable[str] = (), replace: bool = False) -> Any:
+def register(
+    part: Any, *, kind: str | None = None, aliases: Iterable[str] = (), replace: bool = False
+) -> Any:
     """Add a part object (or model) to the catalog under its ``name``.
 
     Parameters
@@ -415,7 +419,11 @@ def cluster(
         dom = attrs.evolve(dom, node=attrs.evolve(dom.node, nic=nic))
     domains = math.ceil(gpus / dom.gpus)
     if fabric is None:
-        meta_name = _REGISTRY.find("system", dom.name).meta.get("default_fabric") if _has(dom.name) else None
+        meta_name = (
+            _REGISTRY.find("system", dom.name).meta.get("default_fabric")
+            if _has(dom.name)
+            else None
+        )
         if meta_name is None and domains > 1:
             raise SpecError(f"system {dom.name!r} has no default fabric; pass fabric=")
         fab = get("fabric", meta_name) if meta_name else None
@@ -431,9 +439,7 @@ def cluster(
             fab = attrs.evolve(fab, **changes)
         nics = domains * dom.gpus * dom.node.nics_per_accelerator
         fab = attrs.evolve(fab, tiers=tiers if tiers is not None else _smallest_tiers(fab, nics))
-    return Cluster(
-        name=name or f"{dom.name} x {domains}", domain=dom, domains=domains, fabric=fab
-    )
+    return Cluster(name=name or f"{dom.name} x {domains}", domain=dom, domains=domains, fabric=fab)
 
 
 def _has(system_name: str) -> bool:

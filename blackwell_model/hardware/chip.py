@@ -8,9 +8,9 @@ from typing import Any
 import attrs
 import pint
 
+from .._spec import Spec, int_field, part_field, q_field, sources_field
 from ..errors import SpecError, UnsupportedPrecisionError
 from ..units import Q_, parse_quantity
-from .._spec import Spec, int_field, part_field, q_field, sources_field
 from .link import LinkSpec
 from .precision import Precision
 
@@ -34,7 +34,7 @@ class PrecisionMap(dict[Precision, pint.Quantity]):
 
     def get(self, key: Any, default: Any = None) -> Any:  # type: ignore[override]
         """Entry for ``key`` (a Precision or its name), or ``default``."""
-        return self[key] if key in self else default
+        return self[key] if key in self else default  # noqa: SIM401 (self.get would recurse)
 
 
 def _peak_map(value: Any, field: attrs.Attribute) -> PrecisionMap:  # type: ignore[type-arg]

@@ -8,8 +8,8 @@ from typing import Any
 import attrs
 import pint
 
-from ..units import Q_
 from .._spec import Spec, enum_field, int_field, q_field, sources_field
+from ..units import Q_
 
 __all__ = ["LinkKind", "LinkSpec", "SwitchSpec"]
 

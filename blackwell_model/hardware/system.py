@@ -9,9 +9,9 @@ from typing import Any
 import attrs
 import pint
 
+from .._spec import Spec, enum_field, int_field, part_field, q_field, sources_field
 from ..errors import SpecError
 from ..units import Q_
-from .._spec import Spec, enum_field, int_field, part_field, q_field, sources_field
 from .chip import CPU, Accelerator
 from .link import LinkSpec, SwitchSpec
 
@@ -57,7 +57,9 @@ def _shape(value: Any, field: attrs.Attribute) -> tuple[int, ...]:  # type: igno
     try:
         dims = tuple(int(v) for v in value)
     except (TypeError, ValueError):
-        raise SpecError(f"{field.name} must be a list of positive integers, got {value!r}") from None
+        raise SpecError(
+            f"{field.name} must be a list of positive integers, got {value!r}"
+        ) from None
     if any(d < 1 for d in dims) or any(int(v) != v for v in value):
         raise SpecError(f"{field.name} must be a list of positive integers, got {value!r}")
     return dims
@@ -144,7 +146,9 @@ class Node(Spec):
         sc = self.superchip
         if sc is not None:
             if self.superchips < 1:
-                raise SpecError(f"superchips must be >= 1 when superchip is given, got {self.superchips}")
+                raise SpecError(
+                    f"superchips must be >= 1 when superchip is given, got {self.superchips}"
+                )
             if self.accelerator is None:
                 object.__setattr__(self, "accelerator", sc.accelerator)
             elif self.accelerator != sc.accelerator:
@@ -166,7 +170,9 @@ class Node(Spec):
             if self.cpus == 0:
                 object.__setattr__(self, "cpus", want_cpus)
             elif self.cpus != want_cpus:
-                raise SpecError(f"cpus must be superchips x {sc.cpus} = {want_cpus}, got {self.cpus}")
+                raise SpecError(
+                    f"cpus must be superchips x {sc.cpus} = {want_cpus}, got {self.cpus}"
+                )
         else:
             if self.superchips:
                 raise SpecError(f"superchips is {self.superchips} but no superchip is given")
@@ -236,7 +242,8 @@ class ScaleUpDomain(Spec):
     link: LinkSpec | None = part_field(lambda: LinkSpec, "link", optional=True)
     links_per_accelerator: int = int_field(minimum=0, default=0)
     torus_shape: tuple[int, ...] = attrs.field(
-        default=(), converter=attrs.Converter(_shape, takes_field=True)  # type: ignore[call-overload]
+        default=(),
+        converter=attrs.Converter(_shape, takes_field=True),  # type: ignore[call-overload]
     )
     cooling: Cooling = enum_field(Cooling, default=Cooling.AIR)
     max_power: pint.Quantity | None = q_field("W", optional=True)
@@ -274,7 +281,9 @@ class ScaleUpDomain(Spec):
                     f"got {list(self.torus_shape)}"
                 )
         elif self.torus_shape:
-            raise SpecError(f"torus_shape is only valid for a torus topology, got {self.topology.value}")
+            raise SpecError(
+                f"torus_shape is only valid for a torus topology, got {self.topology.value}"
+            )
 
     @property
     def accelerator(self) -> Accelerator:

@@ -180,16 +180,26 @@ def test_link_kind_error_lists_valid():
 GRACE = CPU(name="cpu", cores=72, memory_bandwidth="512 GB/s")
 C2C = LinkSpec(name="c2c", kind="c2c", bandwidth="450 GB/s", latency="0.6 us")
 NVL5 = LinkSpec(name="nvl5", kind="nvlink", bandwidth="50 GB/s", latency="0.6 us")
-NVSW = SwitchSpec(name="sw", kind="nvlink", ports=72, port_bandwidth="50 GB/s", latency="0 ns",
-                  in_network_reduction="NVLS")
-IBSW = SwitchSpec(name="ib", kind="infiniband", ports=64, port_bandwidth="400 Gb/s", latency="200 ns")
+NVSW = SwitchSpec(
+    name="sw",
+    kind="nvlink",
+    ports=72,
+    port_bandwidth="50 GB/s",
+    latency="0 ns",
+    in_network_reduction="NVLS",
+)
+IBSW = SwitchSpec(
+    name="ib", kind="infiniband", ports=64, port_bandwidth="400 Gb/s", latency="200 ns"
+)
 
 
 def nvl72(gpu=None):
     gpu = gpu or make_gpu(scale_up_link=NVL5)
     sc = Superchip(name="sc", cpu=GRACE, accelerator=gpu, accelerators=2, c2c_link=C2C)
     tray = Node(name="tray", superchip=sc, superchips=2)
-    return ScaleUpDomain(name="rack", node=tray, nodes=18, switch=NVSW, switches=18, cooling="liquid")
+    return ScaleUpDomain(
+        name="rack", node=tray, nodes=18, switch=NVSW, switches=18, cooling="liquid"
+    )
 
 
 def test_superchip_node_domain_counts():
@@ -242,10 +252,10 @@ def test_node_inconsistencies():
     ("radix", "tiers", "over", "expected"),
     [
         (64, 1, 1.0, 64),
-        (64, 2, 1.0, 32 * 64),       # 32 down-ports per leaf x 64 leaves
+        (64, 2, 1.0, 32 * 64),  # 32 down-ports per leaf x 64 leaves
         (64, 3, 1.0, 32 * 64 * 32),  # k^3/4 = 65,536
-        (64, 2, 3.0, 48 * 64),       # 48 down : 16 up
-        (40, 2, 1.0, 800),           # HDR QM8700, k^2/2
+        (64, 2, 3.0, 48 * 64),  # 48 down : 16 up
+        (40, 2, 1.0, 800),  # HDR QM8700, k^2/2
     ],
 )
 def test_fat_tree_capacity_by_hand(radix, tiers, over, expected):
@@ -268,8 +278,12 @@ def test_cluster_capacity_check():
 
 
 def test_cluster_round_trip():
-    cluster = Cluster(name="c", domain=nvl72(), domains=4,
-                      fabric=Fabric(name="ft", switch=IBSW, tiers=2, oversubscription=2))
+    cluster = Cluster(
+        name="c",
+        domain=nvl72(),
+        domains=4,
+        fabric=Fabric(name="ft", switch=IBSW, tiers=2, oversubscription=2),
+    )
     assert Cluster.from_dict(cluster.to_dict()) == cluster
 
 
