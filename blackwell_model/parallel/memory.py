@@ -171,9 +171,10 @@ def activation_bytes_per_layer(
     else:
         ffn = float(model.ffn_hidden)
         routed = 1.0
-    mats = float(model.activation.matrices)
-    # activation inputs (gate and up for gated MLPs) and fc2 input, per routed copy
-    mlp_tp = act * routed * (mats * ffn / h + ffn / h)
+    # fc1 outputs feeding the activation (gate and up for gated MLPs) and the fc2
+    # input, per routed copy; ``matrices`` counts fc1 (1 or 2) plus fc2
+    fc1_outputs = float(model.activation.matrices - 1)
+    mlp_tp = act * routed * (fc1_outputs * ffn / h + ffn / h)
     if moe:
         mlp_tp += act * routed  # routed copies of the expert input
     # Regions each TP rank holds whole unless sequence parallel: two norm inputs,
