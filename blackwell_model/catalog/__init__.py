@@ -112,6 +112,7 @@ class _Registry:
     def __init__(self) -> None:
         self.entries: dict[str, dict[str, _Entry]] = {k: {} for k in KINDS}
         self.aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        self.alias_display: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         self.loaded = False
         self._building: set[tuple[str, str]] = set()
 
@@ -154,6 +155,7 @@ class _Registry:
         self.entries[kind][name.lower()] = entry
         for alias in meta.get("aliases", ()):
             self.aliases[kind][str(alias).lower()] = name.lower()
+            self.alias_display[kind][str(alias).lower()] = str(alias)
         return entry
 
     def find(self, kind: str, name: str) -> _Entry:
@@ -166,7 +168,7 @@ class _Registry:
             return self.entries[kind][key]
         except KeyError:
             candidates = [e.name for e in self.entries[kind].values()]
-            candidates += [a for a in self.aliases[kind]]
+            candidates += list(self.alias_display[kind].values())
             raise UnknownNameError(kind, name, candidates) from None
 
     def build(self, entry: _Entry) -> Any:
@@ -356,6 +358,7 @@ def load_toml(path: str | Path, *, register: bool = True) -> dict[str, dict[str,
         scratch.loaded = True
         scratch.entries = {k: dict(v) for k, v in _REGISTRY.entries.items()}
         scratch.aliases = {k: dict(v) for k, v in _REGISTRY.aliases.items()}
+        scratch.alias_display = {k: dict(v) for k, v in _REGISTRY.alias_display.items()}
         entries = scratch.add_document(doc, str(p))
         out: dict[str, dict[str, Any]] = {}
         for e in entries:
