@@ -195,7 +195,7 @@ def _stage_params(model: Any, layout: Layout) -> tuple[float, float]:
     layers = model.layers
     stage = layout.stage_layers(layers)
     moe_frac = model.n_moe_layers / layers
-    dense_layer = model.attention_params + model._block_norms
+    dense_layer = model.attention_params + model.block_norm_params
     dense_ffn = model.dense_mlp_params
     n_moe = stage * moe_frac
     n_dense = stage - n_moe
