@@ -1,0 +1,262 @@
+"""``predict_training``: one model, one cluster, one layout -> a TrainingReport."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import pint
+
+from ..errors import InfeasibleLayoutError, SpecError
+from ..hardware.system import Cluster
+from ..parallel.layout import Layout
+from ..parallel.memory import MemoryBreakdown, MemoryModel, memory_per_gpu
+from ..solvers.training import BREAKDOWN_KEYS, TrainingEfficiency, TrainingSolver
+from ..units import Q_, format_quantity
+
+__all__ = ["TrainingReport", "layout_arrays", "predict_training"]
+
+
+@attrs.frozen(kw_only=True)
+class TrainingReport:
+    """Predicted cost of one training step, with its breakdown.
+
+    Quantities are pint Quantities; ``*_s``-style floats are available on the
+    solver results for scripting at speed.
+
+    Parameters
+    ----------
+    model_name, cluster_name
+        What was predicted.
+    layout
+        The :class:`~blackwell_model.parallel.Layout`.
+    gpus
+        GPUs the layout occupies.
+    step_time
+        Time of one optimizer step [s].
+    breakdown
+        Part of the step -> time [s]; the parts add up to ``step_time``
+        (keys: :data:`~blackwell_model.solvers.training.BREAKDOWN_KEYS`).
+    model_flops_per_step
+        Model FLOPs of one step, no recomputation (6N + 12·l·h·s per token,
+        the NeMo/Megatron convention) [FLOP].
+    hardware_flops_per_step
+        FLOPs executed, recomputation included [FLOP].
+    peak_flops_per_gpu
+        Dense peak of one GPU at the layout's precision [FLOP/s], the
+        denominator of :attr:`mfu` and :attr:`hfu`.
+    memory
+        :class:`~blackwell_model.parallel.MemoryBreakdown` of the busiest GPU.
+    memory_capacity
+        HBM capacity of one GPU [B].
+    """
+
+    model_name: str
+    cluster_name: str
+    layout: Layout
+    gpus: int
+    step_time: pint.Quantity
+    breakdown: Mapping[str, pint.Quantity]
+    model_flops_per_step: pint.Quantity
+    hardware_flops_per_step: pint.Quantity
+    peak_flops_per_gpu: pint.Quantity
+    memory: MemoryBreakdown
+    memory_capacity: pint.Quantity
+
+    @property
+    def tokens_per_second(self) -> pint.Quantity:
+        """Training throughput of the whole layout [1/s tokens]."""
+        return Q_(self.layout.tokens_per_step / self.step_time.m, "1/s")
+
+    @property
+    def tokens_per_second_per_gpu(self) -> pint.Quantity:
+        """Throughput per GPU [1/s tokens]."""
+        return self.tokens_per_second / self.gpus
+
+    @property
+    def mfu(self) -> float:
+        """Model FLOPs utilisation: model FLOPs / (step time x GPUs x dense peak)."""
+        return float(self.model_flops_per_step.m / (self.step_time.m * self.gpus * self.peak_flops_per_gpu.m))
+
+    @property
+    def hfu(self) -> float:
+        """Hardware FLOPs utilisation: executed FLOPs (recomputation included) / peak."""
+        return float(
+            self.hardware_flops_per_step.m / (self.step_time.m * self.gpus * self.peak_flops_per_gpu.m)
+        )
+
+    @property
+    def model_flops_per_second_per_gpu(self) -> pint.Quantity:
+        """Achieved model FLOP/s per GPU (NeMo's "model TFLOPs per GPU") [FLOP/s]."""
+        return Q_(self.model_flops_per_step.m / (self.step_time.m * self.gpus), "flop/s")
+
+    @property
+    def memory_per_gpu(self) -> pint.Quantity:
+        """Memory needed on the busiest GPU [B]."""
+        return self.memory.total
+
+    @property
+    def fits(self) -> bool:
+        """True if :attr:`memory_per_gpu` fits in the GPU's HBM."""
+        return bool(self.memory.total_B <= self.memory_capacity.m)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data summary (floats in SI units)."""
+        return {
+            "model": self.model_name,
+            "cluster": self.cluster_name,
+            "gpus": self.gpus,
+            "layout": self.layout.to_dict(),
+            "step_time_s": self.step_time.m,
+            "tokens_per_second": self.tokens_per_second.m,
+            "tokens_per_second_per_gpu": self.tokens_per_second_per_gpu.m,
+            "mfu": self.mfu,
+            "hfu": self.hfu,
+            "memory_per_gpu_B": self.memory.total_B,
+            "breakdown_s": {k: v.m for k, v in self.breakdown.items()},
+            "memory_B": {k: v.m for k, v in self.memory.as_dict().items()},
+        }
+
+    def summary(self) -> str:
+        """A readable multi-line summary."""
+        lines = [
+            f"{self.model_name} on {self.cluster_name}: {self.gpus} GPUs, "
+            f"tp={self.layout.tp} pp={self.layout.pp} dp={self.layout.dp} cp={self.layout.cp} "
+            f"ep={self.layout.ep} vpp={self.layout.vpp}, {self.layout.precision.value}",
+            f"  step time        {format_quantity(self.step_time)}",
+            f"  tokens/s/GPU     {self.tokens_per_second_per_gpu.m:,.0f}",
+            f"  MFU              {self.mfu:.1%}  (HFU {self.hfu:.1%})",
+            f"  memory per GPU   {format_quantity(self.memory.total)} of "
+            f"{format_quantity(self.memory_capacity)}",
+            "  breakdown:",
+        ]
+        for k, v in self.breakdown.items():
+            if v.m > 0:
+                lines.append(f"    {k:<16} {format_quantity(v):>10}  {v.m / self.step_time.m:6.1%}")
+        return "\n".join(lines)
+
+
+def layout_arrays(layouts: list[Layout]) -> dict[str, Any]:
+    """Pack layouts (of one precision) into the arrays :meth:`TrainingSolver.evaluate` reads."""
+    if not layouts:
+        raise SpecError("layouts must hold at least one Layout")
+    precisions = {lay.precision for lay in layouts}
+    if len(precisions) != 1:
+        raise SpecError(f"layouts of one call must share a precision, got {sorted(p.value for p in precisions)}")
+    codes = {"none": 0, "selective": 1, "full": 2}
+
+    def col(get: Any) -> np.ndarray:
+        return np.array([get(lay) for lay in layouts], dtype=np.int64)
+
+    return {
+        "tp": col(lambda x: x.tp),
+        "cp": col(lambda x: x.cp),
+        "ep": col(lambda x: x.ep),
+        "pp": col(lambda x: x.pp),
+        "vpp": col(lambda x: x.vpp),
+        "dp": col(lambda x: x.dp),
+        "micro_batch": col(lambda x: x.micro_batch),
+        "global_batch": col(lambda x: x.global_batch),
+        "seq_len": col(lambda x: x.seq_len),
+        "recompute": col(lambda x: codes[x.recompute.value]),
+        "zero": col(lambda x: x.zero),
+        "sequence_parallel": col(lambda x: int(x.sequence_parallel)),
+        "overlap_dp": col(lambda x: int(x.overlap_dp_comm)),
+        "overlap_tp": col(lambda x: int(x.overlap_tp_comm)),
+        "overlap_pp": col(lambda x: int(x.overlap_pp_comm)),
+        "precision": next(iter(precisions)),
+    }
+
+
+def predict_training(
+    model: Any,
+    cluster: Cluster,
+    layout: Layout,
+    *,
+    efficiency: TrainingEfficiency | None = None,
+    memory: MemoryModel | None = None,
+    check_memory: bool = True,
+    solver: TrainingSolver | None = None,
+) -> TrainingReport:
+    """Predict one training step of ``model`` on ``cluster`` with ``layout``.
+
+    Parameters
+    ----------
+    model
+        A :class:`~blackwell_model.workload.Transformer` (or catalog name).
+    cluster
+        A :class:`~blackwell_model.hardware.Cluster`.
+    layout
+        A :class:`~blackwell_model.parallel.Layout`; it may use fewer GPUs
+        than the cluster has (the rest idle), not more.
+    efficiency
+        :class:`~blackwell_model.solvers.training.TrainingEfficiency`;
+        calibrated defaults when omitted.
+    memory
+        :class:`~blackwell_model.parallel.MemoryModel` constants.
+    check_memory
+        Raise when the busiest GPU needs more memory than it has (set False to
+        get the report anyway; :attr:`TrainingReport.fits` tells).
+    solver
+        A :class:`~blackwell_model.solvers.training.TrainingSolver` to reuse
+        its caches across calls (must be for the same model and cluster).
+
+    Raises
+    ------
+    InfeasibleLayoutError
+        If the layout does not divide the model, batch or cluster (the
+        ``rule`` names which), or does not fit in memory (rule ``"memory"``,
+        with the bytes needed and available).
+
+    Examples
+    --------
+    >>> import blackwell_model as bm
+    >>> model = bm.catalog.model("llama3-8b")
+    >>> cluster = bm.catalog.cluster("DGX-H100", gpus=8)
+    >>> layout = bm.Layout(tp=1, dp=8, micro_batch=1, global_batch=128, seq_len=8192, precision="bf16")
+    >>> report = bm.predict_training(model, cluster, layout)
+    >>> 0.2 < report.mfu < 0.8
+    True
+    """
+    if isinstance(model, str):
+        from .. import catalog
+
+        model = catalog.model(model)
+    if not isinstance(layout, Layout):
+        raise SpecError(f"layout must be a Layout, got {type(layout).__name__} {layout!r}")
+    if not isinstance(cluster, Cluster):
+        raise SpecError(f"cluster must be a Cluster, got {type(cluster).__name__} {cluster!r}")
+    layout.check(model, cluster.gpus)
+    acc = cluster.accelerator
+    peak = acc.peak_flops_per_s(layout.precision)
+    mem = memory_per_gpu(model, layout, memory=memory)
+    capacity = float(acc.memory_capacity.m)
+    if check_memory and mem.total_B > capacity:
+        parts = ", ".join(f"{k} {format_quantity(v)}" for k, v in mem.as_dict().items())
+        raise InfeasibleLayoutError(
+            "memory",
+            f"{model.name} with tp={layout.tp} pp={layout.pp} dp={layout.dp} cp={layout.cp} "
+            f"ep={layout.ep} needs {format_quantity(mem.total)} per GPU ({parts}) but "
+            f"{acc.name} has {format_quantity(acc.memory_capacity)}",
+        )
+    if solver is None:
+        solver = TrainingSolver(model, cluster, efficiency)
+    res = solver.evaluate(layout_arrays([layout]))
+    step = float(res.step_time_s[0])
+    breakdown = {k: Q_(float(res.breakdown[k][0]), "s") for k in BREAKDOWN_KEYS}
+    model_flops = model.training_flops_per_token(layout.seq_len) * layout.tokens_per_step
+    return TrainingReport(
+        model_name=model.name,
+        cluster_name=cluster.name,
+        layout=layout,
+        gpus=layout.gpus,
+        step_time=Q_(step, "s"),
+        breakdown=breakdown,
+        model_flops_per_step=Q_(model_flops, "flop"),
+        hardware_flops_per_step=Q_(float(res.hardware_flops[0]), "flop"),
+        peak_flops_per_gpu=Q_(peak, "flop/s"),
+        memory=mem,
+        memory_capacity=acc.memory_capacity,
+    )

@@ -1,0 +1,476 @@
+"""Step time of a training layout, composed from the roofline and collective solvers.
+
+One code path serves a single prediction and a layout search: the step is
+evaluated on numpy arrays of candidate layouts (a single layout is an array of
+length one).  Per-layer compute times come from
+:func:`~blackwell_model.solvers.roofline` on the operators of
+:func:`~blackwell_model.workload.layer_operators` and are cached per
+``(micro_batch, tp, cp, ep)`` shape; communication times come from
+:func:`~blackwell_model.solvers.collective_time` on the span of each parallel
+group, cached per group shape.
+
+The composition, per GPU of the busiest pipeline stage holding :math:`L_s`
+layers, with :math:`m` micro-batches, :math:`p` stages and :math:`v` virtual
+chunks:
+
+.. math::
+
+   T_{mb} = L_s \\left(t_f + t_b + t_{rc} + t_{tp} + t_{cp} + t_{ep}\\right)
+            + t_{edge} + t_{pp}, \\qquad
+   T_{step} = m\\,T_{mb} + \\frac{p - 1}{v} T_{mb} + t_{dp} + t_{opt} + t_0
+
+where :math:`t_f, t_b` are a layer's forward and backward compute,
+:math:`t_{rc}` the recomputed forward (all of it for full recomputation, the
+attention core for selective), :math:`t_{tp}, t_{cp}, t_{ep}` the exposed
+tensor-, context- and expert-parallel communication, :math:`t_{edge}` the
+embedding, LM head and loss, :math:`t_{pp}` the exposed pipeline transfers,
+:math:`t_{dp}` the exposed data-parallel gradient and weight collectives and
+:math:`t_{opt}` the optimizer step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ..errors import SpecError
+from ..hardware.precision import Precision
+from ..parallel.layout import Recompute
+from ..topology.span import GroupSpan
+from ..workload.operators import OpKind, layer_operators, model_operators
+from ._efficiency import Efficiency
+from .collectives import CollectiveEfficiency, collective_time, efficiency_for
+from .roofline import roofline
+
+__all__ = [
+    "BREAKDOWN_KEYS",
+    "StepArrays",
+    "TrainingEfficiency",
+    "TrainingSolver",
+]
+
+#: Parts of a training step, in the order of :attr:`StepArrays.breakdown`.
+BREAKDOWN_KEYS: tuple[str, ...] = (
+    "compute",
+    "recompute",
+    "tp_comm",
+    "cp_comm",
+    "ep_comm",
+    "pp_comm",
+    "pipeline_bubble",
+    "dp_comm",
+    "optimizer",
+    "overhead",
+)
+
+_RECOMPUTE_CODE = {Recompute.NONE: 0, Recompute.SELECTIVE: 1, Recompute.FULL: 2}
+
+
+def _fraction(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+        raise SpecError(f"{attribute.name} must be a fraction in [0, 1], got {value!r}")
+
+
+def _non_negative(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+    if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0.0):
+        raise SpecError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class TrainingEfficiency:
+    """Explicit, documented efficiency parameters of the training step model.
+
+    Parameters
+    ----------
+    roofline
+        Kernel efficiencies (:class:`~blackwell_model.solvers.Efficiency`).
+    collectives
+        Collective bus efficiencies; None picks the preset matching the
+        accelerator (:func:`~blackwell_model.solvers.efficiency_for`).
+    tp_overlap
+        Fraction of tensor-parallel communication hidden under GEMMs when
+        ``Layout.overlap_tp_comm`` is set (userbuffers / TE comm-GEMM overlap).
+    cp_overlap
+        Fraction of a layer's attention time that can hide the ring exchange of
+        keys and values in context parallelism.
+    ep_overlap
+        Fraction of expert-parallel all-to-all hidden under compute.
+    dp_overlap
+        Fraction of a stage's backward (forward) compute that can hide the
+        gradient reduce-scatter (parameter all-gather) when
+        ``Layout.overlap_dp_comm`` is set.
+    pp_overlap
+        Fraction of pipeline send/receive hidden when ``Layout.overlap_pp_comm``
+        is set.
+    grad_reduce_bytes
+        Bytes per gradient element in the data-parallel reduction [B] (FP32
+        main gradients: 4).
+    optimizer_bytes
+        HBM traffic of the Adam update per local parameter [B]: read FP32
+        master weight, two moments and gradient (16), write them back (12) and
+        the BF16 weight (2).
+    step_overhead_s
+        Fixed time per step [s] (data loading, logging, launch gaps).
+    """
+
+    roofline: Efficiency = attrs.field(factory=Efficiency)
+    collectives: CollectiveEfficiency | None = None
+    tp_overlap: float = attrs.field(default=0.5, validator=_fraction)
+    cp_overlap: float = attrs.field(default=0.8, validator=_fraction)
+    ep_overlap: float = attrs.field(default=0.0, validator=_fraction)
+    dp_overlap: float = attrs.field(default=0.9, validator=_fraction)
+    pp_overlap: float = attrs.field(default=0.9, validator=_fraction)
+    grad_reduce_bytes: float = attrs.field(default=4.0, validator=_non_negative)
+    optimizer_bytes: float = attrs.field(default=30.0, validator=_non_negative)
+    step_overhead_s: float = attrs.field(default=0.0, validator=_non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class StepArrays:
+    """Step times of candidate layouts (arrays of equal length, floats in SI units).
+
+    Parameters
+    ----------
+    step_time_s
+        Predicted step time [s].
+    breakdown
+        Part name (:data:`BREAKDOWN_KEYS`) -> time [s]; the parts add up to
+        ``step_time_s``.
+    hardware_flops
+        FLOPs executed per step over all GPUs, recomputation included [FLOP].
+    """
+
+    step_time_s: np.ndarray
+    breakdown: Mapping[str, np.ndarray]
+    hardware_flops: np.ndarray
+
+
+class TrainingSolver:
+    """Evaluates training steps of one model on one cluster, with caches.
+
+    Build it once and call :meth:`evaluate` with as many candidate layouts as
+    needed; per-layer compute and per-group communication are cached across
+    calls.
+
+    Parameters
+    ----------
+    model
+        The :class:`~blackwell_model.workload.Transformer`.
+    cluster
+        The :class:`~blackwell_model.hardware.Cluster`.
+    efficiency
+        :class:`TrainingEfficiency`; defaults to the documented defaults.
+    hierarchy
+        Optional :class:`~blackwell_model.topology.Hierarchy`-like object with
+        ``span(ranks) -> GroupSpan``; built from the cluster when omitted.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        cluster: Any,
+        efficiency: TrainingEfficiency | None = None,
+        *,
+        hierarchy: Any = None,
+    ) -> None:
+        self.model = model
+        self.cluster = cluster
+        self.accelerator = cluster.accelerator
+        self.eff = efficiency or TrainingEfficiency()
+        self.coll = self.eff.collectives or efficiency_for(self.accelerator)
+        if hierarchy is None:
+            from ..topology import cluster_spans
+
+            hierarchy = cluster_spans(cluster)
+        self.spans = hierarchy
+        self._layers: dict[tuple[Any, ...], dict[bool, tuple[float, float, float, float]]] = {}
+        self._edges: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
+        self._span_cache: dict[tuple[int, ...], GroupSpan | None] = {}
+        self._coll_cache: dict[tuple[Any, ...], float] = {}
+        self.moe_fraction = model.n_moe_layers / model.layers
+        self.hbm_Bps = float(self.accelerator.memory_bandwidth.m)
+
+    # ---------------------------------------------------------------- compute
+    def _time(self, ops: Any, precision: Precision) -> tuple[float, float, float]:
+        total = attn = flops = 0.0
+        for op in ops:
+            r = roofline(op, self.accelerator, efficiency=self.eff.roofline)
+            total += r.time_s
+            flops += op.flops
+            if op.kind is OpKind.ATTENTION:
+                attn += r.time_s
+        return total, attn, flops
+
+    def layer_times(
+        self, precision: Precision, micro_batch: int, seq_len: int, tp: int, cp: int, ep: int, sp: bool
+    ) -> dict[bool, tuple[float, float, float, float]]:
+        """Per-layer ``(fwd_s, bwd_s, attn_fwd_s, fwd_flops)`` for dense (False) and MoE (True) layers."""
+        key = (precision, micro_batch, seq_len, tp, cp, ep, sp)
+        hit = self._layers.get(key)
+        if hit is not None:
+            return hit
+        out: dict[bool, tuple[float, float, float, float]] = {}
+        for lt in dict.fromkeys(self.model.layer_types()):
+            common = dict(
+                batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp, ep=ep,
+                layer=lt, sequence_parallel=sp,
+            )
+            fwd, attn, flops = self._time(layer_operators(self.model, phase="forward", **common), precision)
+            bwd, _, _ = self._time(layer_operators(self.model, phase="backward", **common), precision)
+            prev = out.get(lt.moe)
+            # layers of one MoE-ness may differ by window; average them
+            if prev is None:
+                out[lt.moe] = (fwd, bwd, attn, flops)
+            else:
+                out[lt.moe] = tuple((a + b) / 2 for a, b in zip(prev, (fwd, bwd, attn, flops), strict=True))  # type: ignore[assignment]
+        self._layers[key] = out
+        return out
+
+    def edge_times(
+        self, precision: Precision, micro_batch: int, seq_len: int, tp: int, cp: int, sp: bool
+    ) -> tuple[float, float, float, float]:
+        """(embedding fwd+bwd [s], LM head+loss fwd+bwd [s], fwd FLOPs emb, fwd FLOPs head)."""
+        key = (precision, micro_batch, seq_len, tp, cp, sp)
+        hit = self._edges.get(key)
+        if hit is not None:
+            return hit
+        common = dict(
+            batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp,
+            sequence_parallel=sp, layers=range(0),
+        )
+        res = []
+        for phase in ("forward", "backward"):
+            mo = model_operators(self.model, phase=phase, **common)
+            res.append((self._time(mo.pre, precision), self._time(mo.post, precision)))
+        emb = res[0][0][0] + res[1][0][0]
+        head = res[0][1][0] + res[1][1][0]
+        out = (emb, head, res[0][0][2], res[0][1][2])
+        self._edges[key] = out
+        return out
+
+    # ---------------------------------------------------------- communication
+    def span(self, size: int, stride: int, extra: tuple[int, int] | None = None) -> GroupSpan | None:
+        """Span of the group of rank 0 with ``size`` members ``stride`` ranks apart.
+
+        ``extra`` = ``(size2, stride2)`` makes a two-dimensional group (e.g.
+        data parallel over ``dp`` and ``cp``).  Returns None for a group of one.
+        """
+        key = (size, stride) + (extra or (1, 1))
+        if key in self._span_cache:
+            return self._span_cache[key]
+        ranks = [i * stride for i in range(size)]
+        if extra is not None and extra[0] > 1:
+            ranks = [r + j * extra[1] for r in ranks for j in range(extra[0])]
+        span = None if len(ranks) < 2 else self.spans.span(ranks)
+        self._span_cache[key] = span
+        return span
+
+    def comm(self, op: str, span: GroupSpan | None, size_bytes: np.ndarray) -> np.ndarray:
+        """Collective time [s] of ``op`` over ``span`` for each size (0 for a group of one)."""
+        if span is None:
+            return np.zeros_like(size_bytes, dtype=float)
+        return np.asarray(collective_time(op, span, size_bytes, efficiency=self.coll), dtype=float)
+
+    # ------------------------------------------------------------- evaluation
+    def evaluate(self, c: Mapping[str, np.ndarray]) -> StepArrays:
+        """Step times of candidate layouts given as equal-length integer arrays.
+
+        Keys: ``tp, cp, ep, pp, vpp, dp, micro_batch, global_batch, seq_len,
+        recompute`` (0 none, 1 selective, 2 full), ``zero``, ``precision``
+        (a :class:`Precision`, the same for all), ``sequence_parallel``,
+        ``overlap_dp``, ``overlap_tp``, ``overlap_pp`` (0/1 arrays).
+        """
+        model = self.model
+        eff = self.eff
+        tp, cp, ep, pp = (np.asarray(c[k], dtype=np.int64) for k in ("tp", "cp", "ep", "pp"))
+        vpp, dp, mb = (np.asarray(c[k], dtype=np.int64) for k in ("vpp", "dp", "micro_batch"))
+        gb = np.asarray(c["global_batch"], dtype=np.int64)
+        seq = np.asarray(c["seq_len"], dtype=np.int64)
+        rc = np.asarray(c["recompute"], dtype=np.int64)
+        zero = np.asarray(c["zero"], dtype=np.int64)
+        sp = np.asarray(c["sequence_parallel"], dtype=bool) & (tp > 1)
+        ov_dp = np.asarray(c["overlap_dp"], dtype=bool)
+        ov_tp = np.asarray(c["overlap_tp"], dtype=bool)
+        ov_pp = np.asarray(c["overlap_pp"], dtype=bool)
+        precision: Precision = c["precision"]  # type: ignore[assignment]
+        n = tp.shape[0]
+        s_loc = seq // cp
+        m = gb // (dp * mb)
+        layers = model.layers
+        stage = vpp * -(-layers // (pp * vpp))
+        frac = self.moe_fraction
+
+        # per-layer compute, looked up per distinct shape
+        f = np.empty(n)
+        b = np.empty(n)
+        a = np.empty(n)
+        fl = np.empty(n)
+        e_emb = np.empty(n)
+        e_head = np.empty(n)
+        fl_edge = np.empty(n)
+        shape_keys = np.stack([mb, s_loc, tp, cp, ep, sp.astype(np.int64)], axis=1)
+        uniq, inv = np.unique(shape_keys, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        for i, (mb_i, s_i, tp_i, cp_i, ep_i, sp_i) in enumerate(uniq.tolist()):
+            lt = self.layer_times(precision, mb_i, s_i * cp_i, tp_i, cp_i, ep_i, bool(sp_i))
+            dense = lt.get(False, lt.get(True))
+            moe = lt.get(True, dense)
+            vals = [(1.0 - frac) * dv + frac * mv for dv, mv in zip(dense, moe, strict=True)]  # type: ignore[arg-type]
+            sel = inv == i
+            f[sel], b[sel], a[sel], fl[sel] = vals
+            emb, head, fe, fh = self.edge_times(precision, mb_i, s_i * cp_i, tp_i, cp_i, bool(sp_i))
+            e_emb[sel], e_head[sel], fl_edge[sel] = emb, head, fe + fh
+        edge = np.where(pp == 1, e_emb + e_head, np.maximum(e_emb, e_head))
+        rc_time = np.where(rc == 2, f, np.where(rc == 1, a, 0.0))
+
+        # tensor parallel: 4 collectives per layer forward (AG+RS or AR per block), 4 backward
+        act = 2.0
+        tok = (mb * s_loc).astype(float)
+        h = float(model.hidden)
+        tp_size = tok * h * act
+        tp_t = np.zeros(n)
+        cp_t = np.zeros(n)
+        ep_t = np.zeros(n)
+        pp_t = np.zeros(n)
+        dp_t = np.zeros(n)
+        for key in np.unique(np.stack([tp, cp, ep, pp, dp], axis=1), axis=0).tolist():
+            tp_i, cp_i, ep_i, pp_i, dp_i = key
+            sel = (tp == tp_i) & (cp == cp_i) & (ep == ep_i) & (pp == pp_i) & (dp == dp_i)
+            # placement: rank = tp_r + tp*(cp_r + cp*(ep_r + ep*(pp_r + pp*dp_rest)))
+            s_tp = self.span(tp_i, 1)
+            if s_tp is not None:
+                sz = tp_size[sel]
+                ag = self.comm("all_gather", s_tp, sz)
+                rs = self.comm("reduce_scatter", s_tp, sz)
+                ar = self.comm("all_reduce", s_tp, sz)
+                per_layer = np.where(sp[sel], 2.0 * (ag + rs), 2.0 * ar)
+                passes = 2.0 + (rc[sel] == 2)
+                exposed = np.where(ov_tp[sel], 1.0 - eff.tp_overlap, 1.0)
+                tp_t[sel] = per_layer * passes * exposed
+            s_cp = self.span(cp_i, tp_i)
+            if s_cp is not None:
+                kv_bytes = tok[sel] * 2.0 * model.n_kv_heads * model.qk_dim * act / tp_i
+                step = self.comm("send_recv", s_cp, kv_bytes)
+                comm = step * (cp_i - 1) * (3.0 + (rc[sel] == 2))
+                hide = eff.cp_overlap * a[sel] * 3.0
+                cp_t[sel] = np.maximum(0.0, comm - hide)
+            s_ep = self.span(ep_i, tp_i * cp_i)
+            if s_ep is not None and model.is_moe:
+                a2a_bytes = tok[sel] * model.experts_per_token * h * act
+                a2a = self.comm("all_to_all", s_ep, a2a_bytes)
+                ep_t[sel] = frac * 4.0 * a2a * (1.0 - eff.ep_overlap)
+            s_pp = self.span(pp_i, tp_i * cp_i * ep_i)
+            if s_pp is not None:
+                pp_bytes = tok[sel] * h * act / np.where(sp[sel], tp_i, 1)
+                p2p = self.comm("send_recv", s_pp, pp_bytes)
+                exposed = np.where(ov_pp[sel], 1.0 - eff.pp_overlap, 1.0)
+                pp_t[sel] = 2.0 * vpp[sel] * p2p * exposed
+            # data parallel over dp (ep ranks first, then the rest) and cp
+            dense_p, expert_p = self._local_params(tp_i, pp_i, ep_i, stage[sel])
+            dp_rest = dp_i // ep_i
+            s_dp = self.span(dp_rest, tp_i * cp_i * ep_i * pp_i, (ep_i * cp_i, tp_i) if ep_i * cp_i > 1 else None)
+            s_edp = self.span(dp_rest, tp_i * cp_i * ep_i * pp_i, (cp_i, tp_i) if cp_i > 1 else None)
+            dp_t[sel] = self._dp_time(
+                sel, s_dp, s_edp, dense_p, expert_p, zero[sel], ov_dp[sel], f[sel], b[sel],
+                stage[sel], m[sel],
+            )
+        t_layer = f + b + rc_time + tp_t + cp_t + ep_t
+        t_mb = stage * t_layer + edge + pp_t
+        bubble = (pp - 1) / vpp * t_mb
+        dense_p, expert_p = self._local_params_arrays(tp, pp, ep, stage)
+        shard = np.where(zero >= 1, dp * cp, 1)
+        eshard = np.where(zero >= 1, np.maximum(1, dp * cp // ep), 1)
+        opt_params = dense_p / shard + expert_p / eshard
+        optimizer = opt_params * eff.optimizer_bytes / (self.hbm_Bps * eff.roofline.elementwise)
+        overhead = np.full(n, eff.step_overhead_s)
+        mf = m.astype(float)
+        parts = {
+            "compute": mf * (stage * (f + b) + edge),
+            "recompute": mf * stage * rc_time,
+            "tp_comm": mf * stage * tp_t,
+            "cp_comm": mf * stage * cp_t,
+            "ep_comm": mf * stage * ep_t,
+            "pp_comm": mf * pp_t,
+            "pipeline_bubble": bubble,
+            "dp_comm": dp_t,
+            "optimizer": optimizer,
+            "overhead": overhead,
+        }
+        total = np.zeros(n)
+        for k in BREAKDOWN_KEYS:
+            total = total + parts[k]
+        # executed FLOPs: the model's (6N + 12lhs convention) plus the recomputed forward
+        hw = np.empty(n)
+        tokens = (gb * seq).astype(float)
+        for s_val in np.unique(seq).tolist():
+            per_tok = model.training_flops_per_token(int(s_val))
+            full = model.training_flops_per_token(int(s_val), recompute=True) - per_tok
+            attn = model.attention_flops_per_token(int(s_val))
+            sel = seq == s_val
+            extra = np.where(rc[sel] == 2, full, np.where(rc[sel] == 1, attn, 0.0))
+            hw[sel] = tokens[sel] * (per_tok + extra)
+        return StepArrays(step_time_s=total, breakdown=parts, hardware_flops=hw)
+
+    def _local_params(self, tp: int, pp: int, ep: int, stage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._local_params_arrays(np.full(stage.shape, tp), np.full(stage.shape, pp), np.full(stage.shape, ep), stage)
+
+    def _local_params_arrays(
+        self, tp: np.ndarray, pp: np.ndarray, ep: np.ndarray, stage: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(dense, expert) parameters on one GPU of the busiest stage."""
+        model = self.model
+        frac = self.moe_fraction
+        att = float(model.attention_params + model.block_norm_params)
+        dense_ffn = float(model.dense_mlp_params)
+        n_moe = stage * frac
+        dense = ((stage - n_moe) * (att + dense_ffn) + n_moe * att) / tp
+        emb = np.where(
+            pp == 1,
+            float(model.embedding_params + model.lm_head_params),
+            float(max(model.embedding_params, model.lm_head_params)),
+        )
+        dense = dense + emb / tp
+        if model.is_moe:
+            dense = dense + n_moe * (model.router_params + model.shared_experts * model.expert_params / tp)
+            expert = n_moe * model.experts * model.expert_params / (ep * tp)
+        else:
+            expert = np.zeros_like(dense)
+        return dense, expert
+
+    def _dp_time(
+        self,
+        sel: np.ndarray,
+        s_dp: GroupSpan | None,
+        s_edp: GroupSpan | None,
+        dense_p: np.ndarray,
+        expert_p: np.ndarray,
+        zero: np.ndarray,
+        overlap: np.ndarray,
+        f: np.ndarray,
+        b: np.ndarray,
+        stage: np.ndarray,
+        m: np.ndarray,
+    ) -> np.ndarray:
+        eff = self.eff
+        g = eff.grad_reduce_bytes
+        w = 2.0
+
+        def both(op: str, dense_bytes: np.ndarray, expert_bytes: np.ndarray) -> np.ndarray:
+            return self.comm(op, s_dp, dense_bytes) + self.comm(op, s_edp, expert_bytes)
+
+        ar = both("all_reduce", dense_p * g, expert_p * g)
+        rs = both("reduce_scatter", dense_p * g, expert_p * g)
+        ag = both("all_gather", dense_p * w, expert_p * w)
+        bwd_stage = stage * b
+        fwd_stage = stage * f
+        hide = np.where(overlap, eff.dp_overlap, 0.0)
+        z0 = np.maximum(0.0, ar - hide * bwd_stage)
+        z12 = np.maximum(0.0, rs - hide * bwd_stage) + np.maximum(0.0, ag - hide * fwd_stage)
+        # ZeRO-3: gather weights for forward and backward and reduce-scatter grads, every micro-batch
+        z3_mb = 2.0 * ag + rs
+        z3 = m * np.maximum(0.0, z3_mb - hide * (fwd_stage + bwd_stage))
+        return np.where(zero == 0, z0, np.where(zero >= 3, z3, z12))
