@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from . import catalog, errors, units
+from . import catalog, errors, solvers, topology, units
 from .errors import (
     BlackwellModelError,
     InfeasibleLayoutError,
@@ -39,7 +39,13 @@ from .hardware import (
     Superchip,
     SwitchSpec,
 )
+from .parallel import Layout, MemoryModel, Recompute
+from .predict import TrainingReport, predict_training
+from .solvers import CollectiveEfficiency, Efficiency
+from .solvers.training import TrainingEfficiency
+from .topology import to_graph
 from .units import Q_, ureg
+from .workload import Transformer
 
 __version__ = "0.1.0"
 
@@ -49,27 +55,39 @@ __all__ = [
     "Accelerator",
     "BlackwellModelError",
     "Cluster",
+    "CollectiveEfficiency",
     "Cooling",
     "DomainTopology",
+    "Efficiency",
     "Fabric",
     "FabricTopology",
     "InfeasibleLayoutError",
+    "Layout",
     "LinkKind",
     "LinkSpec",
+    "MemoryModel",
     "Node",
     "Precision",
+    "Recompute",
     "ScaleUpDomain",
     "SpecError",
     "SpecFileError",
     "Superchip",
     "SwitchSpec",
     "TopologyError",
+    "TrainingEfficiency",
+    "TrainingReport",
+    "Transformer",
     "UnitMismatchError",
     "UnknownNameError",
     "UnsupportedPrecisionError",
     "__version__",
     "catalog",
     "errors",
+    "predict_training",
+    "solvers",
+    "to_graph",
+    "topology",
     "units",
     "ureg",
 ]
