@@ -148,9 +148,12 @@ def format_quantity(q: Any, digits: int = 4) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_string(text: str) -> tuple[Any, pint.Unit]:
-    """Parse a quantity string once; pint's parser costs ~100 us per call."""
-    q = ureg.Quantity(text)
+def _parse_string(text: str) -> tuple[Any, Any]:
+    """Parse a quantity string once; pint's parser costs ~100 us per call.
+
+    Returns the magnitude and the UnitsContainer.
+    """
+    q: Any = ureg.Quantity(text)
     if not isinstance(q, pint.Quantity):  # pragma: no cover - pint returns numbers for "3"
         q = ureg.Quantity(q)
     return q.magnitude, q._units
@@ -185,7 +188,9 @@ def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quanti
     key = _canonical_key(unit)
     if isinstance(value, pint.Quantity):
         mag = value.magnitude
-        units = value._units if value._REGISTRY is ureg else ureg.Unit(str(value.units))._units
+        units: Any = (
+            value._units if value._REGISTRY is ureg else ureg.Unit(str(value.units))._units
+        )
     elif isinstance(value, str):
         try:
             mag, units = _parse_string(value)

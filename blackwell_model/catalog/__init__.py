@@ -179,7 +179,7 @@ class _Registry:
             raise SpecFileError(f"{entry.origin}: {entry.kind} {entry.name!r} refers to itself")
         self._building.add(token)
         try:
-            cls = KINDS[entry.kind]()
+            cls: Any = KINDS[entry.kind]()
             try:
                 entry.part = cls.from_dict(entry.raw)
             except SpecError as exc:

@@ -111,7 +111,7 @@ class Accelerator(Spec):
     name: str = attrs.field()
     vendor: str = ""
     peak_flops: PrecisionMap = attrs.field(
-        converter=attrs.Converter(_peak_map, takes_field=True),  # type: ignore[call-overload]
+        converter=attrs.Converter(_peak_map, takes_field=True),  # type: ignore[call-overload,misc]
         metadata={"bm_kind": "peaks"},
     )
     memory_capacity: pint.Quantity = q_field("GB")

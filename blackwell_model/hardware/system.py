@@ -243,7 +243,7 @@ class ScaleUpDomain(Spec):
     links_per_accelerator: int = int_field(minimum=0, default=0)
     torus_shape: tuple[int, ...] = attrs.field(
         default=(),
-        converter=attrs.Converter(_shape, takes_field=True),  # type: ignore[call-overload]
+        converter=attrs.Converter(_shape, takes_field=True),  # type: ignore[call-overload,misc]
     )
     cooling: Cooling = enum_field(Cooling, default=Cooling.AIR)
     max_power: pint.Quantity | None = q_field("W", optional=True)
