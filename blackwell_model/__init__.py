@@ -38,6 +38,7 @@ from .hardware import (
     ScaleUpDomain,
     Superchip,
     SwitchSpec,
+    with_accelerator,
 )
 from .parallel import Layout, MemoryModel, Recompute
 from .predict import TrainingReport, predict_training
@@ -89,5 +90,6 @@ __all__ = [
     "to_graph",
     "topology",
     "units",
+    "with_accelerator",
     "ureg",
 ]

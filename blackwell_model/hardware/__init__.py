@@ -19,6 +19,7 @@ from .system import (
     Superchip,
     fat_tree_capacity,
 )
+from .whatif import with_accelerator
 
 __all__ = [
     "CPU",
@@ -36,4 +37,5 @@ __all__ = [
     "Superchip",
     "SwitchSpec",
     "fat_tree_capacity",
+    "with_accelerator",
 ]
