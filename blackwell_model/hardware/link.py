@@ -46,6 +46,12 @@ class LinkSpec(Spec):
         One-way latency added by traversing the link, port to port [s].
     energy_per_bit
         Transfer energy [J/bit], where known.
+    power
+        Power of one port at its endpoint, where known [W]: for a network port
+        the NIC adapter plus its pluggable transceiver, drawn whether or not
+        data flows (SerDes and lasers stay on).  None for links whose power is
+        already inside a chip's TDP (NVLink, C2C, PCIe).  Used by the energy
+        model (:mod:`blackwell_model.solvers.energy`).
     sources
         Field name -> source of the number.
     notes
@@ -65,6 +71,7 @@ class LinkSpec(Spec):
     bandwidth: pint.Quantity = q_field("GB/s", doc="per link, per direction")
     latency: pint.Quantity = q_field("us", allow_zero=True)
     energy_per_bit: pint.Quantity | None = q_field("pJ/bit", optional=True)
+    power: pint.Quantity | None = q_field("W", optional=True)
     sources: dict[str, str] = sources_field()
     notes: str = ""
 
