@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from . import catalog, errors, solvers, topology, units
+from . import catalog, errors, solvers, study, topology, units
 from .errors import (
     BlackwellModelError,
     InfeasibleLayoutError,
@@ -40,10 +40,29 @@ from .hardware import (
     SwitchSpec,
     with_accelerator,
 )
-from .parallel import Layout, MemoryModel, Recompute
-from .predict import TrainingReport, predict_training
-from .solvers import CollectiveEfficiency, Efficiency
+from .parallel import InferenceLayout, Layout, MemoryModel, Recompute
+from .predict import (
+    InferenceCurve,
+    InferenceReport,
+    TrainingReport,
+    TrainingRunReport,
+    inference_sweep,
+    predict_inference,
+    predict_training,
+    predict_training_run,
+)
+from .solvers import (
+    CollectiveEfficiency,
+    Efficiency,
+    EnergyReport,
+    InferenceEfficiency,
+    PowerModel,
+    Pricing,
+    inference_energy,
+    training_energy,
+)
 from .solvers.training import TrainingEfficiency
+from .study import SearchResult, search_layouts, search_many
 from .topology import to_graph
 from .units import Q_, ureg
 from .workload import Transformer
@@ -60,17 +79,25 @@ __all__ = [
     "Cooling",
     "DomainTopology",
     "Efficiency",
+    "EnergyReport",
     "Fabric",
     "FabricTopology",
     "InfeasibleLayoutError",
+    "InferenceCurve",
+    "InferenceEfficiency",
+    "InferenceLayout",
+    "InferenceReport",
     "Layout",
     "LinkKind",
     "LinkSpec",
     "MemoryModel",
     "Node",
+    "PowerModel",
     "Precision",
+    "Pricing",
     "Recompute",
     "ScaleUpDomain",
+    "SearchResult",
     "SpecError",
     "SpecFileError",
     "Superchip",
@@ -78,6 +105,7 @@ __all__ = [
     "TopologyError",
     "TrainingEfficiency",
     "TrainingReport",
+    "TrainingRunReport",
     "Transformer",
     "UnitMismatchError",
     "UnknownNameError",
@@ -85,11 +113,19 @@ __all__ = [
     "__version__",
     "catalog",
     "errors",
+    "inference_energy",
+    "inference_sweep",
+    "predict_inference",
     "predict_training",
+    "predict_training_run",
+    "search_layouts",
+    "search_many",
     "solvers",
+    "study",
     "to_graph",
     "topology",
+    "training_energy",
     "units",
-    "with_accelerator",
     "ureg",
+    "with_accelerator",
 ]

@@ -22,6 +22,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "bm_catalog",
+    "bm_inference",
 ]
 
 numpydoc_show_class_members = False

@@ -5,7 +5,10 @@ accelerator (time, bound, arithmetic intensity) with an explicit
 :class:`Efficiency` model; :mod:`~blackwell_model.solvers.collectives` prices
 a collective over a device group's span (alpha-beta, NCCL-style algorithms)
 with an explicit :class:`CollectiveEfficiency`.  Both have array forms that
-evaluate many cases at once.
+evaluate many cases at once.  :mod:`~blackwell_model.solvers.training` and
+:mod:`~blackwell_model.solvers.serving` compose them into training steps and
+inference prefill/decode steps; :mod:`~blackwell_model.solvers.energy` turns
+phase times into power, energy and cost.
 """
 
 from .collectives import (
@@ -27,7 +30,26 @@ from .collectives import (
     reduce_scatter,
     send_recv,
 )
-
+from .energy import (
+    DEFAULT_INFERENCE_ACTIVITY,
+    DEFAULT_TRAINING_ACTIVITY,
+    PART_KEYS,
+    ClusterPower,
+    CostReport,
+    EnergyBreakdown,
+    EnergyReport,
+    PhaseActivity,
+    PowerModel,
+    Pricing,
+    accelerator_power_W,
+    capped_phase,
+    cluster_power,
+    cost_breakdown_usd,
+    fabric_switch_count,
+    inference_energy,
+    step_energy,
+    training_energy,
+)
 from .roofline import (
     DEFAULT_EFFICIENCY,
     Efficiency,
@@ -40,33 +62,69 @@ from .roofline import (
     roofline_many,
     total_time_s,
 )
+from .serving import (
+    DECODE_BREAKDOWN_KEYS,
+    InferenceEfficiency,
+    InferenceMemoryModel,
+    ServingArrays,
+    ServingSolver,
+    context_points,
+    continuous_serving,
+    static_serving,
+)
 
 __all__ = [
     "ALGORITHMS",
     "BLACKWELL",
+    "DECODE_BREAKDOWN_KEYS",
     "DEFAULT_EFFICIENCY",
+    "DEFAULT_INFERENCE_ACTIVITY",
+    "DEFAULT_TRAINING_ACTIVITY",
     "HOPPER",
+    "PART_KEYS",
+    "ClusterPower",
     "Collective",
     "CollectiveEfficiency",
     "CollectiveResult",
+    "CostReport",
     "Efficiency",
     "EfficiencyModel",
+    "EnergyBreakdown",
+    "EnergyReport",
+    "InferenceEfficiency",
+    "InferenceMemoryModel",
+    "PhaseActivity",
+    "PowerModel",
+    "Pricing",
     "RooflineArrays",
     "RooflineResult",
+    "ServingArrays",
+    "ServingSolver",
+    "accelerator_power_W",
     "all_gather",
     "all_reduce",
     "all_to_all",
     "applicable_algorithms",
     "broadcast",
     "bus_factor",
+    "capped_phase",
+    "cluster_power",
     "collective",
     "collective_time",
+    "context_points",
+    "continuous_serving",
+    "cost_breakdown_usd",
     "efficiency_for",
+    "fabric_switch_count",
     "gemm_roofline_array",
+    "inference_energy",
     "reduce_scatter",
     "roofline",
     "roofline_array",
     "roofline_many",
     "send_recv",
+    "static_serving",
+    "step_energy",
     "total_time_s",
+    "training_energy",
 ]
