@@ -54,7 +54,8 @@ def test_h100_sxm_published_figures() -> None:
     assert h100.peak_flops_per_s("bf16") == pytest.approx(989.4 * TFLOPS)
     assert h100.peak_flops_per_s("fp8") == pytest.approx(1978.9 * TFLOPS)
     assert h100.memory_bandwidth.m == pytest.approx(3.35 * TB)
-    assert h100.memory_capacity.m == pytest.approx(80 * GB)
+    # nvidia-smi: 81559 MiB on 'H100 80GB HBM3' (the datasheet's 80 GB is binary)
+    assert h100.memory_capacity.m == pytest.approx(81559 * 2**20)
     assert h100.scale_up_bandwidth_bidirectional.m == pytest.approx(900 * GB)
     assert h100.tdp.m == pytest.approx(700)
 
@@ -77,7 +78,8 @@ def test_hgx_b200_gpu_is_the_1000w_part() -> None:
     assert b200.tdp.m == pytest.approx(1000)
     assert b200.peak_flops_per_s("bf16") == pytest.approx(2250 * TFLOPS)  # 4.5 PF sparse / 2
     assert b200.peak_flops_per_s("fp4") == pytest.approx(9000 * TFLOPS)  # 18 PF sparse / 2
-    assert b200.memory_capacity.m == pytest.approx(180 * GB)
+    # nvidia-smi: 183359 MiB (179 GiB, 'the 180 GB' of the datasheet)
+    assert b200.memory_capacity.m == pytest.approx(180 * 2**30, rel=0.01)
 
 
 def test_gb200_nvl72_rack() -> None:
@@ -111,12 +113,13 @@ def test_hgx_and_dgx_eight_gpu_boards() -> None:
     assert dgx_h100.total_scale_up_bandwidth.m == pytest.approx(7.2 * TB)
     dgx_b200 = bm.catalog.system("DGX-B200")
     assert dgx_b200.total_scale_up_bandwidth.m == pytest.approx(14.4 * TB)
-    assert dgx_b200.gpus * dgx_b200.accelerator.memory_capacity.m == pytest.approx(1440 * GB)
+    # NVIDIA's 1,440 GB total is binary: 8 x 180 GiB, within the 1 % the driver keeps
+    assert dgx_b200.gpus * dgx_b200.accelerator.memory_capacity.m == pytest.approx(1440 * 2**30, rel=0.01)
     # HGX B200 table: 144 PF FP4 and 72 PF FP8, both sparse.
     assert 8 * dgx_b200.accelerator.peak_flops_per_s("fp4") * 2 == pytest.approx(144 * PFLOPS)
     assert 8 * dgx_b200.accelerator.peak_flops_per_s("fp8") * 2 == pytest.approx(72 * PFLOPS)
     dgx_h200 = bm.catalog.system("DGX-H200")
-    assert dgx_h200.gpus * dgx_h200.accelerator.memory_capacity.m == pytest.approx(1128 * GB)
+    assert dgx_h200.gpus * dgx_h200.accelerator.memory_capacity.m == pytest.approx(1128 * 2**30, rel=0.01)
     # DGX H100/H200: "32 PFLOPs of FP8" (sparse) = 8 x 1,978.9 x 2 TFLOPS.
     assert 8 * dgx_h200.accelerator.peak_flops_per_s("fp8") * 2 == pytest.approx(
         32 * PFLOPS, rel=0.02
@@ -461,18 +464,18 @@ def test_h100_ridge_point_by_hand() -> None:
 
 # Vendor-documented capacities; GiB only where the vendor writes GiB.
 DOCUMENTED_CAPACITY_B = {
-    "A100-SXM-80GB": 80e9,
-    "H100-SXM": 80e9,
-    "H100-PCIe": 80e9,
-    "H200-SXM": 141e9,
-    "H800": 80e9,
-    "B200": 180e9,
+    "A100-SXM-80GB": 81920 * 2**20,
+    "H100-SXM": 81559 * 2**20,
+    "H100-PCIe": 81559 * 2**20,
+    "H200-SXM": 143771 * 2**20,
+    "H800": 81559 * 2**20,
+    "B200": 183359 * 2**20,
     "B200-GB200": 186e9,
     "B300": 270e9,
     "B300-GB300": 279e9,
-    "MI300X": 192e9,
-    "MI325X": 256e9,
-    "MI355X": 288e9,
+    "MI300X": 192 * 2**30,
+    "MI325X": 256 * 2**30,
+    "MI355X": 288 * 2**30,
     "Gaudi3": 128e9,
     "TPU-v5e": 16e9,
     "TPU-v5p": 95 * 2**30,

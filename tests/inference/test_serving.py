@@ -27,7 +27,7 @@ from blackwell_model.solvers.serving import (
     static_serving,
 )
 
-# H100 SXM datasheet: 3.35 TB/s HBM3, 989.4 TFLOP/s dense BF16, 80 GB.
+# H100 SXM datasheet: 3.35 TB/s HBM3, 989.4 TFLOP/s dense BF16, 80 GB (nvidia-smi: 81559 MiB).
 H100_BW = 3.35e12
 H100_BF16 = 989.4e12
 
@@ -234,7 +234,7 @@ def test_batch_none_is_the_largest_that_fits(dgx_h100: bm.Cluster) -> None:
     s = _solver("llama2-70b", dgx_h100, "fp8", "fp8", tp=4)
     assert s.memory_needed_B(float(rep.batch + 1), 2048, 512) > s.usable_B
     # the usable share follows the documented utilisation
-    assert rep.memory.usable_B == pytest.approx(0.95 * 80e9)
+    assert rep.memory.usable_B == pytest.approx(0.95 * 81559 * 2**20)
 
 
 def test_memory_utilization_is_explicit(dgx_h100: bm.Cluster) -> None:
@@ -312,7 +312,7 @@ def test_sweep_explicit_batches_static(dgx_h100: bm.Cluster) -> None:
 
 # ---------------------------------------------------------------------------------- errors
 def test_batch_that_does_not_fit_names_bytes(dgx_h100: bm.Cluster) -> None:
-    with pytest.raises(InfeasibleLayoutError, match=r"needs .* per GPU .* offers 76 GB") as info:
+    with pytest.raises(InfeasibleLayoutError, match=r"needs .* per GPU .* offers 81.24 GB") as info:
         predict_inference(
             "llama2-70b",
             dgx_h100,

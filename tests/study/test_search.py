@@ -105,7 +105,7 @@ def test_405b_on_one_node_is_rejected_for_memory_with_the_bytes_needed():
     assert res.rejected["memory"] == divides > 0
     # at least 18 bytes per parameter (weights, gradients, Adam) spread over 8 GPUs
     assert res.min_memory_rejected_B > 18 * 405e9 / 8
-    assert "needs" in res.reasons["memory"] and "H100-SXM has 80 GB" in res.reasons["memory"]
+    assert "needs" in res.reasons["memory"] and "H100-SXM has 85.52 GB" in res.reasons["memory"]
     with pytest.raises(InfeasibleLayoutError, match="no feasible layout") as info:
         res.check()
     assert info.value.rule == "memory"
@@ -118,7 +118,7 @@ def test_predict_training_reports_the_bytes_an_oversized_layout_needs():
     lay = Layout(tp=1, pp=1, dp=8, global_batch=8, seq_len=SEQ)
     with pytest.raises(InfeasibleLayoutError, match=r"needs \d.* TB per GPU") as info:
         predict_training(model, cluster, lay)
-    assert info.value.rule == "memory" and "80 GB" in str(info.value)
+    assert info.value.rule == "memory" and "85.52 GB" in str(info.value)
 
 
 @pytest.mark.parametrize(
