@@ -19,6 +19,7 @@ from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from ..hardware.system import Cluster
 from ..parallel.inference import InferenceLayout
+from ..solvers.energy import EnergyReport, PowerModel, inference_energy
 from ..solvers.serving import (
     DECODE_BREAKDOWN_KEYS,
     InferenceEfficiency,
@@ -140,6 +141,11 @@ class InferenceReport:
         :class:`InferenceMemory` of the busiest GPU.
     gpus
         GPUs of the deployment.
+    energy
+        :class:`~blackwell_model.solvers.energy.EnergyReport` of the
+        deployment at this operating point (facility energy, PUE included):
+        a whole static batch, or one steady-state decode step of continuous
+        batching with its share of interleaved prefill.
     """
 
     model_name: str
@@ -160,6 +166,17 @@ class InferenceReport:
     prefill_busy: Mapping[str, float]
     memory: InferenceMemory
     gpus: int
+    energy: EnergyReport
+
+    @property
+    def energy_per_token(self) -> pint.Quantity:
+        """Facility energy per output token, prefill included [J]."""
+        return self.energy.energy_per_token
+
+    @property
+    def average_power(self) -> pint.Quantity:
+        """Average facility power of the deployment while serving [W]."""
+        return self.energy.average_power
 
     @property
     def output_tokens_per_second_per_gpu(self) -> pint.Quantity:
@@ -302,6 +319,7 @@ def predict_inference(
     memory: InferenceMemoryModel | None = None,
     check_memory: bool = True,
     solver: ServingSolver | None = None,
+    power: PowerModel | None = None,
 ) -> InferenceReport:
     """Predict time to first token, time per output token, throughput and memory of serving.
 
@@ -338,6 +356,9 @@ def predict_inference(
         A :class:`~blackwell_model.solvers.serving.ServingSolver` to reuse
         its caches (it must be for the same model, cluster, layout and
         precisions; the other arguments are then ignored).
+    power
+        :class:`~blackwell_model.solvers.energy.PowerModel` for
+        :attr:`InferenceReport.energy`; the documented defaults when omitted.
 
     Returns
     -------
@@ -402,6 +423,7 @@ def predict_inference(
         static=static,
         isl=isl,
         osl=osl,
+        power=power,
     )
 
 
@@ -416,6 +438,7 @@ def _report(
     static: bool,
     isl: int,
     osl: int,
+    power: PowerModel | None = None,
 ) -> InferenceReport:
     parts = s.memory_parts(float(b), isl, osl)
     mem = InferenceMemory(
@@ -429,6 +452,36 @@ def _report(
     step = tpot if tpot > 0 else 1.0
     pre = float(res.prefill_s[0]) or 1.0
     keys = (*DECODE_BREAKDOWN_KEYS, "prefill")
+    decode_busy = {
+        "tensor": min(1.0, float(res.tensor_busy_s[0]) / step),
+        "memory": min(1.0, float(res.memory_busy_s[0]) / step),
+        "network": min(1.0, float(res.network_busy_s[0]) / step),
+    }
+    prefill_busy = {
+        k: min(1.0, float(x[0]) / pre)
+        for k, x in zip(("tensor", "memory", "network"), res.prefill_busy_s, strict=True)
+    }
+    breakdown = {k: Q_(float(res.breakdown[k][0]), _S) for k in keys}
+    if static:
+        prefill_s = float(res.prefill_s[0])
+        decode_s = tpot * (osl - 1)
+        produced = float(b * layout.dp * osl)
+    else:
+        prefill_s = float(breakdown["prefill"].m) if "prefill" in breakdown else 0.0
+        decode_s = tpot - prefill_s
+        produced = float(res.tokens_per_s[0]) * layout.dp * tpot
+    energy = inference_energy(
+        cluster,
+        gpus=layout.gpus,
+        output_tokens=produced,
+        prefill_s=prefill_s,
+        decode_s=max(decode_s, 0.0),
+        prefill_compute=prefill_busy["tensor"],
+        prefill_memory=prefill_busy["memory"],
+        decode_compute=decode_busy["tensor"],
+        decode_memory=decode_busy["memory"],
+        power=power,
+    )
     return InferenceReport(
         model_name=model.name,
         cluster_name=cluster.name,
@@ -443,18 +496,12 @@ def _report(
         time_per_output_token=Q_(tpot, _S),
         output_tokens_per_second=Q_(float(res.tokens_per_s[0]) * layout.dp, _PER_S),
         prefill_time=Q_(float(res.prefill_s[0]), _S),
-        decode_breakdown={k: Q_(float(res.breakdown[k][0]), _S) for k in keys},
-        decode_busy={
-            "tensor": min(1.0, float(res.tensor_busy_s[0]) / step),
-            "memory": min(1.0, float(res.memory_busy_s[0]) / step),
-            "network": min(1.0, float(res.network_busy_s[0]) / step),
-        },
-        prefill_busy={
-            k: min(1.0, float(x[0]) / pre)
-            for k, x in zip(("tensor", "memory", "network"), res.prefill_busy_s, strict=True)
-        },
+        decode_breakdown=breakdown,
+        decode_busy=decode_busy,
+        prefill_busy=prefill_busy,
         memory=mem,
         gpus=layout.gpus,
+        energy=energy,
     )
 
 
