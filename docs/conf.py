@@ -23,6 +23,7 @@ extensions = [
     "numpydoc",
     "bm_catalog",
     "bm_inference",
+    "bm_validation",
 ]
 
 numpydoc_show_class_members = False

@@ -78,13 +78,16 @@ class TrainingReport:
     @property
     def mfu(self) -> float:
         """Model FLOPs utilisation: model FLOPs / (step time x GPUs x dense peak)."""
-        return float(self.model_flops_per_step.m / (self.step_time.m * self.gpus * self.peak_flops_per_gpu.m))
+        return float(
+            self.model_flops_per_step.m / (self.step_time.m * self.gpus * self.peak_flops_per_gpu.m)
+        )
 
     @property
     def hfu(self) -> float:
         """Hardware FLOPs utilisation: executed FLOPs (recomputation included) / peak."""
         return float(
-            self.hardware_flops_per_step.m / (self.step_time.m * self.gpus * self.peak_flops_per_gpu.m)
+            self.hardware_flops_per_step.m
+            / (self.step_time.m * self.gpus * self.peak_flops_per_gpu.m)
         )
 
     @property
@@ -138,13 +141,19 @@ class TrainingReport:
         return "\n".join(lines)
 
 
-def layout_arrays(layouts: list[Layout]) -> dict[str, Any]:
-    """Pack layouts (of one precision) into the arrays :meth:`TrainingSolver.evaluate` reads."""
+def layout_arrays(layouts: list[Layout], *, flash_attention: bool = True) -> dict[str, Any]:
+    """Pack layouts (of one precision) into the arrays :meth:`TrainingSolver.evaluate` reads.
+
+    ``flash_attention`` fills the ``flash_attention`` key (False: the unfused
+    attention core of pre-2022 frameworks).
+    """
     if not layouts:
         raise SpecError("layouts must hold at least one Layout")
     precisions = {lay.precision for lay in layouts}
     if len(precisions) != 1:
-        raise SpecError(f"layouts of one call must share a precision, got {sorted(p.value for p in precisions)}")
+        raise SpecError(
+            f"layouts of one call must share a precision, got {sorted(p.value for p in precisions)}"
+        )
     codes = {"none": 0, "selective": 1, "full": 2}
 
     def col(get: Any) -> np.ndarray:
@@ -167,6 +176,7 @@ def layout_arrays(layouts: list[Layout]) -> dict[str, Any]:
         "overlap_tp": col(lambda x: int(x.overlap_tp_comm)),
         "overlap_pp": col(lambda x: int(x.overlap_pp_comm)),
         "precision": next(iter(precisions)),
+        "flash_attention": np.full(len(layouts), int(flash_attention), dtype=np.int64),
     }
 
 
@@ -195,7 +205,9 @@ def predict_training(
         :class:`~blackwell_model.solvers.training.TrainingEfficiency`;
         calibrated defaults when omitted.
     memory
-        :class:`~blackwell_model.parallel.MemoryModel` constants.
+        :class:`~blackwell_model.parallel.MemoryModel` constants; its
+        ``flash_attention`` also chooses the fused or the unfused attention
+        core for the step time.
     check_memory
         Raise when the busiest GPU needs more memory than it has (set False to
         get the report anyway; :attr:`TrainingReport.fits` tells).
@@ -215,7 +227,7 @@ def predict_training(
     >>> import blackwell_model as bm
     >>> model = bm.catalog.model("llama3-8b")
     >>> cluster = bm.catalog.cluster("DGX-H100", gpus=8)
-    >>> layout = bm.Layout(tp=1, dp=8, micro_batch=1, global_batch=128, seq_len=8192, precision="bf16")
+    >>> layout = bm.Layout(tp=2, dp=4, micro_batch=1, global_batch=128, seq_len=8192, precision="bf16")
     >>> report = bm.predict_training(model, cluster, layout)
     >>> 0.2 < report.mfu < 0.8
     True
@@ -243,7 +255,8 @@ def predict_training(
         )
     if solver is None:
         solver = TrainingSolver(model, cluster, efficiency)
-    res = solver.evaluate(layout_arrays([layout]))
+    flash = memory.flash_attention if memory is not None else True
+    res = solver.evaluate(layout_arrays([layout], flash_attention=flash))
     step = float(res.step_time_s[0])
     breakdown = {k: Q_(float(res.breakdown[k][0]), "s") for k in BREAKDOWN_KEYS}
     model_flops = model.training_flops_per_token(layout.seq_len) * layout.tokens_per_step

@@ -48,6 +48,9 @@ from .roofline import roofline
 
 __all__ = [
     "BREAKDOWN_KEYS",
+    "CALIBRATED_ROOFLINE",
+    "COMPUTE_UNITS",
+    "UNFUSED_SCORE_BYTES",
     "StepArrays",
     "TrainingEfficiency",
     "TrainingSolver",
@@ -70,39 +73,123 @@ BREAKDOWN_KEYS: tuple[str, ...] = (
 _RECOMPUTE_CODE = {Recompute.NONE: 0, Recompute.SELECTIVE: 1, Recompute.FULL: 2}
 
 
+#: Bytes moved per attention-score element by an unfused attention core
+#: (forward, backward): 16-bit scores written by the first GEMM (2), read and
+#: written by the fused scale-mask-softmax (4), dropout read, write and 1-byte
+#: mask (5), read by the second GEMM (2); backward: the gradient GEMM output
+#: (2), dropout backward (5), softmax backward reading probabilities and
+#: gradient and writing the result (6), read by two GEMMs (4).
+UNFUSED_SCORE_BYTES: tuple[float, float] = (13.0, 17.0)
+
+
+def _activation(precision: Precision) -> Precision:
+    """Activation precision of a training recipe: BF16 under 8-bit and narrower GEMMs."""
+    return Precision.BF16 if precision.bytes < 2.0 else precision
+
+
+#: Streaming multiprocessors per accelerator (catalog name -> SMs): the tiles a
+#: GEMM kernel runs at once, for the wave quantisation of
+#: :meth:`~blackwell_model.solvers.Efficiency.gemm`.  Sources: NVIDIA A100
+#: whitepaper (108 SMs), H100 whitepaper (132 SMs SXM5, 114 PCIe; H200 and H800
+#: share the SXM5 die configuration), Blackwell datasheets / CUDA device query
+#: (B200: 148 SMs), "Inside NVIDIA Blackwell Ultra" (B300: 160 SMs).
+COMPUTE_UNITS: dict[str, int] = {
+    "A100-SXM-80GB": 108,
+    "H100-SXM": 132,
+    "H100-PCIe": 114,
+    "H200-SXM": 132,
+    "H800": 132,
+    "B200": 148,
+    "B200-GB200": 148,
+    "B300": 160,
+    "B300-GB300": 160,
+}
+
+#: Kernel efficiencies of the training model, calibrated against the public
+#: measured training cases (``python -m blackwell_model.validation.calibrate``;
+#: see ``docs/validation.rst``).  Fields not listed keep the
+#: :class:`~blackwell_model.solvers.Efficiency` priors.
+CALIBRATED_ROOFLINE = Efficiency(
+    gemm_max=0.72,  # calibrated (prior 0.70)
+    attention=0.35,  # calibrated (prior 0.55)
+    attention_backward=0.2545,  # linked: 0.35 x 0.40 / 0.55 (ratio of the priors)
+    overhead_s=1.0e-5,  # calibrated: 10 us per kernel (launch and inter-kernel gaps)
+)
+
+
 def _fraction(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+    if isinstance(value, bool) or not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
         raise SpecError(f"{attribute.name} must be a fraction in [0, 1], got {value!r}")
 
 
 def _non_negative(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0.0):
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float) and math.isfinite(value) and value >= 0.0
+    ):
         raise SpecError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
+
+
+def _efficiency(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if not isinstance(value, Efficiency):
+        raise SpecError(
+            f"{attribute.name} must be an Efficiency, got {type(value).__name__} {value!r}"
+        )
+
+
+def _collective_eff(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if value is not None and not isinstance(value, CollectiveEfficiency):
+        raise SpecError(
+            f"{attribute.name} must be a CollectiveEfficiency or None, got {type(value).__name__} {value!r}"
+        )
 
 
 @attrs.frozen(kw_only=True)
 class TrainingEfficiency:
     """Explicit, documented efficiency parameters of the training step model.
 
+    The defaults of the fields marked *calibrated* come from
+    :func:`blackwell_model.validation.calibrate.calibrate`, which fits them to
+    the public measured training cases by a deterministic grid search
+    (``python -m blackwell_model.validation.calibrate`` reproduces them); the
+    others are documented priors.  No parameter is per case, per model or per
+    hardware generation; the generation enters only through physics
+    (peaks, bandwidths, SM counts, link speeds).
+
     Parameters
     ----------
     roofline
-        Kernel efficiencies (:class:`~blackwell_model.solvers.Efficiency`).
+        Kernel efficiencies (:class:`~blackwell_model.solvers.Efficiency`);
+        default :data:`CALIBRATED_ROOFLINE` (``gemm_max``, ``attention``,
+        ``attention_backward`` and ``overhead_s`` calibrated).
     collectives
         Collective bus efficiencies; None picks the preset matching the
         accelerator (:func:`~blackwell_model.solvers.efficiency_for`).
+    units_from_accelerator
+        Use the accelerator's SM count from :data:`COMPUTE_UNITS` for the
+        GEMM wave quantisation instead of ``roofline.compute_units`` (when
+        the accelerator is in the table).
+    low_precision_gemm_fraction
+        Fraction of the transformer-layer GEMM work that runs at the FP8 (or
+        FP4) rate when the layout's precision is 8-bit or narrower; the rest
+        runs at the BF16 rate.  FP8 recipes (Transformer Engine delayed or
+        current scaling) quantise the inputs of every linear layer, but the
+        casts, amax reductions and transposes add memory-bound work and FP8
+        GEMMs reach a lower fraction of their peak than BF16 ones; this one
+        number stands for all of that (calibrated).  The LM head and the
+        attention core always run in BF16.
     tp_overlap
         Fraction of tensor-parallel communication hidden under GEMMs when
-        ``Layout.overlap_tp_comm`` is set (userbuffers / TE comm-GEMM overlap).
+        ``Layout.overlap_tp_comm`` is set (userbuffers / TE comm-GEMM overlap)
+        (calibrated).
     cp_overlap
         Fraction of a layer's attention time that can hide the ring exchange of
         keys and values in context parallelism.
     ep_overlap
         Fraction of expert-parallel all-to-all hidden under compute.
     dp_overlap
-        Fraction of a stage's backward (forward) compute that can hide the
-        gradient reduce-scatter (parameter all-gather) when
-        ``Layout.overlap_dp_comm`` is set.
+        Fraction of a stage's backward (forward) compute of one micro-batch
+        that can hide the gradient reduce-scatter (parameter all-gather) when
+        ``Layout.overlap_dp_comm`` is set (calibrated).
     pp_overlap
         Fraction of pipeline send/receive hidden when ``Layout.overlap_pp_comm``
         is set.
@@ -114,15 +201,19 @@ class TrainingEfficiency:
         master weight, two moments and gradient (16), write them back (12) and
         the BF16 weight (2).
     step_overhead_s
-        Fixed time per step [s] (data loading, logging, launch gaps).
+        Fixed time per step [s] (data loading, logging, launch gaps)
+        (calibrated).
     """
 
-    roofline: Efficiency = attrs.field(factory=Efficiency)
-    collectives: CollectiveEfficiency | None = None
-    tp_overlap: float = attrs.field(default=0.5, validator=_fraction)
+    roofline: Efficiency = attrs.field(factory=lambda: CALIBRATED_ROOFLINE, validator=_efficiency)
+    collectives: CollectiveEfficiency | None = attrs.field(default=None, validator=_collective_eff)
+    units_from_accelerator: bool = True
+    # calibrated (prior 1.0): half of the layer GEMM time at the FP8 rate
+    low_precision_gemm_fraction: float = attrs.field(default=0.5, validator=_fraction)
+    tp_overlap: float = attrs.field(default=0.7, validator=_fraction)  # calibrated (prior 0.5)
     cp_overlap: float = attrs.field(default=0.8, validator=_fraction)
     ep_overlap: float = attrs.field(default=0.0, validator=_fraction)
-    dp_overlap: float = attrs.field(default=0.9, validator=_fraction)
+    dp_overlap: float = attrs.field(default=1.0, validator=_fraction)  # calibrated (prior 0.9)
     pp_overlap: float = attrs.field(default=0.9, validator=_fraction)
     grad_reduce_bytes: float = attrs.field(default=4.0, validator=_non_negative)
     optimizer_bytes: float = attrs.field(default=30.0, validator=_non_negative)
@@ -181,13 +272,23 @@ class TrainingSolver:
         self.cluster = cluster
         self.accelerator = cluster.accelerator
         self.eff = efficiency or TrainingEfficiency()
+        if not isinstance(self.eff, TrainingEfficiency):
+            raise SpecError(
+                f"efficiency must be a TrainingEfficiency or None, got {type(self.eff).__name__}"
+            )
         self.coll = self.eff.collectives or efficiency_for(self.accelerator)
+        roof = self.eff.roofline
+        units = COMPUTE_UNITS.get(str(self.accelerator.name))
+        if self.eff.units_from_accelerator and units is not None and roof.compute_units:
+            roof = attrs.evolve(roof, compute_units=units)
+        #: The kernel efficiencies used (``roofline`` with the accelerator's SM count).
+        self.kernel_eff = roof
         if hierarchy is None:
             from ..topology import cluster_spans
 
             hierarchy = cluster_spans(cluster)
         self.spans = hierarchy
-        self._layers: dict[tuple[Any, ...], dict[bool, tuple[float, float, float, float]]] = {}
+        self._layers: dict[tuple[Any, ...], dict[bool, tuple[float, ...]]] = {}
         self._edges: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
         self._span_cache: dict[tuple[int, ...], GroupSpan | None] = {}
         self._coll_cache: dict[tuple[Any, ...], float] = {}
@@ -195,65 +296,128 @@ class TrainingSolver:
         self.hbm_Bps = float(self.accelerator.memory_bandwidth.m)
 
     # ---------------------------------------------------------------- compute
-    def _time(self, ops: Any, precision: Precision) -> tuple[float, float, float]:
+    def _time(self, ops: Any) -> tuple[float, float, float]:
         total = attn = flops = 0.0
         for op in ops:
-            r = roofline(op, self.accelerator, efficiency=self.eff.roofline)
+            r = roofline(op, self.accelerator, efficiency=self.kernel_eff)
             total += r.time_s
             flops += op.flops
             if op.kind is OpKind.ATTENTION:
                 attn += r.time_s
         return total, attn, flops
 
-    def layer_times(
-        self, precision: Precision, micro_batch: int, seq_len: int, tp: int, cp: int, ep: int, sp: bool
-    ) -> dict[bool, tuple[float, float, float, float]]:
-        """Per-layer ``(fwd_s, bwd_s, attn_fwd_s, fwd_flops)`` for dense (False) and MoE (True) layers."""
+    def _layer_times_at(  # noqa: PLR0917 - positional arguments are the cache key / hot path
+        self,
+        precision: Precision,
+        micro_batch: int,
+        seq_len: int,
+        tp: int,
+        cp: int,
+        ep: int,
+        sp: bool,
+    ) -> dict[bool, tuple[float, ...]]:
+        out: dict[bool, tuple[float, ...]] = {}
+        for lt in dict.fromkeys(self.model.layer_types()):
+            common: dict[str, Any] = dict(
+                batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp, ep=ep,
+                layer=lt, sequence_parallel=sp, activation_precision=_activation(precision),
+            )  # fmt: skip
+            fwd, attn, flops = self._time(layer_operators(self.model, phase="forward", **common))
+            bwd, attn_b, _ = self._time(layer_operators(self.model, phase="backward", **common))
+            prev = out.get(lt.moe)
+            vals = (fwd, bwd, attn, flops, attn_b)
+            # layers of one MoE-ness may differ by window; average them
+            if prev is None:
+                out[lt.moe] = vals
+            else:
+                out[lt.moe] = tuple((a + b) / 2 for a, b in zip(prev, vals, strict=True))  # type: ignore[assignment]
+        return out
+
+    def layer_times(  # noqa: PLR0917 - positional arguments are the cache key / hot path
+        self,
+        precision: Precision,
+        micro_batch: int,
+        seq_len: int,
+        tp: int,
+        cp: int,
+        ep: int,
+        sp: bool,
+    ) -> dict[bool, tuple[float, ...]]:
+        """Per-layer ``(fwd_s, bwd_s, attn_fwd_s, fwd_flops, attn_bwd_s)``, dense (False) and MoE (True).
+
+        For 8-bit and narrower precisions the times blend the layer at that
+        precision and at BF16 with
+        :attr:`TrainingEfficiency.low_precision_gemm_fraction` (the non-GEMM
+        kernels are the same in both).
+        """
         key = (precision, micro_batch, seq_len, tp, cp, ep, sp)
         hit = self._layers.get(key)
         if hit is not None:
             return hit
-        out: dict[bool, tuple[float, float, float, float]] = {}
-        for lt in dict.fromkeys(self.model.layer_types()):
-            common = dict(
-                batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp, ep=ep,
-                layer=lt, sequence_parallel=sp,
-            )
-            fwd, attn, flops = self._time(layer_operators(self.model, phase="forward", **common), precision)
-            bwd, _, _ = self._time(layer_operators(self.model, phase="backward", **common), precision)
-            prev = out.get(lt.moe)
-            # layers of one MoE-ness may differ by window; average them
-            if prev is None:
-                out[lt.moe] = (fwd, bwd, attn, flops)
-            else:
-                out[lt.moe] = tuple((a + b) / 2 for a, b in zip(prev, (fwd, bwd, attn, flops), strict=True))  # type: ignore[assignment]
+        args = (micro_batch, seq_len, tp, cp, ep, sp)
+        out = self._layer_times_at(precision, *args)
+        if precision.bytes < 2.0:
+            phi = self.eff.low_precision_gemm_fraction
+            wide = self._layer_times_at(Precision.BF16, *args)
+            out = {
+                k: tuple(phi * a + (1.0 - phi) * b for a, b in zip(v, wide[k], strict=True))  # type: ignore[misc]
+                for k, v in out.items()
+            }
         self._layers[key] = out
         return out
 
-    def edge_times(
+    def edge_times(  # noqa: PLR0917 - positional arguments are the cache key / hot path
         self, precision: Precision, micro_batch: int, seq_len: int, tp: int, cp: int, sp: bool
     ) -> tuple[float, float, float, float]:
-        """(embedding fwd+bwd [s], LM head+loss fwd+bwd [s], fwd FLOPs emb, fwd FLOPs head)."""
+        """(embedding fwd+bwd [s], LM head+loss fwd+bwd [s], fwd FLOPs emb, fwd FLOPs head).
+
+        The LM head runs in BF16 under 8-bit and narrower recipes (Megatron's
+        output layer is not a Transformer Engine FP8 layer).
+        """
         key = (precision, micro_batch, seq_len, tp, cp, sp)
         hit = self._edges.get(key)
         if hit is not None:
             return hit
-        common = dict(
-            batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp,
+        head_precision = Precision.BF16 if precision.bytes < 2.0 else precision
+        common: dict[str, Any] = dict(
+            batch=micro_batch, seq_len=seq_len, precision=head_precision, tp=tp, cp=cp,
             sequence_parallel=sp, layers=range(0),
-        )
+        )  # fmt: skip
         res = []
         for phase in ("forward", "backward"):
             mo = model_operators(self.model, phase=phase, **common)
-            res.append((self._time(mo.pre, precision), self._time(mo.post, precision)))
+            res.append((self._time(mo.pre), self._time(mo.post)))
         emb = res[0][0][0] + res[1][0][0]
         head = res[0][1][0] + res[1][1][0]
         out = (emb, head, res[0][0][2], res[0][1][2])
         self._edges[key] = out
         return out
 
+    def unfused_attention_times(
+        self, precision: Precision, micro_batch: int, seq_len: int, tp: int, cp: int
+    ) -> tuple[float, float]:
+        """Forward and backward time [s] of one layer's attention core without a fused kernel.
+
+        Before FlashAttention (Megatron-LM 2021/2022) the core was two batched
+        GEMMs over every query-key pair (no causal skipping) plus
+        memory-bound kernels on the :math:`s \\times s` score matrix in 16-bit:
+        :data:`UNFUSED_SCORE_BYTES` bytes per score element forward (GEMM
+        output, fused scale-mask-softmax read and write, dropout read, write
+        and mask, second GEMM read) and backward.
+        """
+        act = _activation(precision)
+        heads = self.model.heads / tp
+        pairs = float(micro_batch) * (seq_len / cp) * seq_len * heads
+        flops = 2.0 * pairs * (self.model.qk_dim + self.model.v_dim)
+        peak = self.accelerator.peak_flops_per_s(act) * self.kernel_eff.gemm_max
+        bw = self.hbm_Bps * self.kernel_eff.elementwise
+        b_fwd, b_bwd = UNFUSED_SCORE_BYTES
+        return flops / peak + pairs * b_fwd / bw, 2.0 * flops / peak + pairs * b_bwd / bw
+
     # ---------------------------------------------------------- communication
-    def span(self, size: int, stride: int, extra: tuple[int, int] | None = None) -> GroupSpan | None:
+    def span(
+        self, size: int, stride: int, extra: tuple[int, int] | None = None
+    ) -> GroupSpan | None:
         """Span of the group of rank 0 with ``size`` members ``stride`` ranks apart.
 
         ``extra`` = ``(size2, stride2)`` makes a two-dimensional group (e.g.
@@ -282,7 +446,9 @@ class TrainingSolver:
         Keys: ``tp, cp, ep, pp, vpp, dp, micro_batch, global_batch, seq_len,
         recompute`` (0 none, 1 selective, 2 full), ``zero``, ``precision``
         (a :class:`Precision`, the same for all), ``sequence_parallel``,
-        ``overlap_dp``, ``overlap_tp``, ``overlap_pp`` (0/1 arrays).
+        ``overlap_dp``, ``overlap_tp``, ``overlap_pp`` (0/1 arrays) and
+        optionally ``flash_attention`` (0/1, default 1: a fused attention
+        kernel; 0: the unfused core of :meth:`unfused_attention_times`).
         """
         model = self.model
         eff = self.eff
@@ -296,6 +462,7 @@ class TrainingSolver:
         ov_dp = np.asarray(c["overlap_dp"], dtype=bool)
         ov_tp = np.asarray(c["overlap_tp"], dtype=bool)
         ov_pp = np.asarray(c["overlap_pp"], dtype=bool)
+        flash = np.broadcast_to(np.asarray(c.get("flash_attention", 1), dtype=bool), tp.shape)
         precision: Precision = c["precision"]  # type: ignore[assignment]
         n = tp.shape[0]
         s_loc = seq // cp
@@ -321,7 +488,13 @@ class TrainingSolver:
             moe = lt.get(True, dense)
             vals = [(1.0 - frac) * dv + frac * mv for dv, mv in zip(dense, moe, strict=True)]  # type: ignore[arg-type]
             sel = inv == i
-            f[sel], b[sel], a[sel], fl[sel] = vals
+            f[sel], b[sel], a[sel], fl[sel], a_b = vals
+            unfused = sel & ~flash
+            if unfused.any():
+                uf, ub = self.unfused_attention_times(precision, mb_i, s_i * cp_i, tp_i, cp_i)
+                f[unfused] += uf - a[unfused]
+                b[unfused] += ub - a_b
+                a[unfused] = uf
             emb, head, fe, fh = self.edge_times(precision, mb_i, s_i * cp_i, tp_i, cp_i, bool(sp_i))
             e_emb[sel], e_head[sel], fl_edge[sel] = emb, head, fe + fh
         edge = np.where(pp == 1, e_emb + e_head, np.maximum(e_emb, e_head))
@@ -340,7 +513,9 @@ class TrainingSolver:
         for key in np.unique(np.stack([tp, cp, ep, pp, dp], axis=1), axis=0).tolist():
             tp_i, cp_i, ep_i, pp_i, dp_i = key
             sel = (tp == tp_i) & (cp == cp_i) & (ep == ep_i) & (pp == pp_i) & (dp == dp_i)
-            # placement: rank = tp_r + tp*(cp_r + cp*(ep_r + ep*(pp_r + pp*dp_rest)))
+            # placement (Megatron-Core order tp-cp-ep-dp-pp):
+            # rank = tp_r + tp * (c + cp * dp * pp_r) with c = cp_r + cp * dp_r; expert
+            # layers read the cp * dp ranks of a stage as ep (inner) x expert-dp
             s_tp = self.span(tp_i, 1)
             if s_tp is not None:
                 sz = tp_size[sel]
@@ -358,25 +533,36 @@ class TrainingSolver:
                 comm = step * (cp_i - 1) * (3.0 + (rc[sel] == 2))
                 hide = eff.cp_overlap * a[sel] * 3.0
                 cp_t[sel] = np.maximum(0.0, comm - hide)
-            s_ep = self.span(ep_i, tp_i * cp_i)
+            s_ep = self.span(ep_i, tp_i)
             if s_ep is not None and model.is_moe:
                 a2a_bytes = tok[sel] * model.experts_per_token * h * act
                 a2a = self.comm("all_to_all", s_ep, a2a_bytes)
                 ep_t[sel] = frac * 4.0 * a2a * (1.0 - eff.ep_overlap)
-            s_pp = self.span(pp_i, tp_i * cp_i * ep_i)
+            s_pp = self.span(pp_i, tp_i * cp_i * dp_i)
             if s_pp is not None:
-                pp_bytes = tok[sel] * h * act / np.where(sp[sel], tp_i, 1)
+                # Megatron's scatter/gather optimisation (Narayanan et al. 2021, §4.1):
+                # each TP rank sends 1/tp of the activation and the receiver
+                # all-gathers it over the scale-up links
+                pp_bytes = tok[sel] * h * act / tp_i
                 p2p = self.comm("send_recv", s_pp, pp_bytes)
                 exposed = np.where(ov_pp[sel], 1.0 - eff.pp_overlap, 1.0)
                 pp_t[sel] = 2.0 * vpp[sel] * p2p * exposed
-            # data parallel over dp (ep ranks first, then the rest) and cp
+            # data parallel: dense gradients over dp x cp, expert gradients over dp x cp / ep
             dense_p, expert_p = self._local_params(tp_i, pp_i, ep_i, stage[sel])
-            dp_rest = dp_i // ep_i
-            s_dp = self.span(dp_rest, tp_i * cp_i * ep_i * pp_i, (ep_i * cp_i, tp_i) if ep_i * cp_i > 1 else None)
-            s_edp = self.span(dp_rest, tp_i * cp_i * ep_i * pp_i, (cp_i, tp_i) if cp_i > 1 else None)
+            s_dp = self.span(cp_i * dp_i, tp_i)
+            s_edp = self.span(cp_i * dp_i // ep_i, tp_i * ep_i)
             dp_t[sel] = self._dp_time(
-                sel, s_dp, s_edp, dense_p, expert_p, zero[sel], ov_dp[sel], f[sel], b[sel],
-                stage[sel], m[sel],
+                sel,
+                s_dp,
+                s_edp,
+                dense_p,
+                expert_p,
+                zero[sel],
+                ov_dp[sel],
+                f[sel],
+                b[sel],
+                stage[sel],
+                m[sel],
             )
         t_layer = f + b + rc_time + tp_t + cp_t + ep_t
         t_mb = stage * t_layer + edge + pp_t
@@ -415,8 +601,12 @@ class TrainingSolver:
             hw[sel] = tokens[sel] * (per_tok + extra)
         return StepArrays(step_time_s=total, breakdown=parts, hardware_flops=hw)
 
-    def _local_params(self, tp: int, pp: int, ep: int, stage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._local_params_arrays(np.full(stage.shape, tp), np.full(stage.shape, pp), np.full(stage.shape, ep), stage)
+    def _local_params(
+        self, tp: int, pp: int, ep: int, stage: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._local_params_arrays(
+            np.full(stage.shape, tp), np.full(stage.shape, pp), np.full(stage.shape, ep), stage
+        )
 
     def _local_params_arrays(
         self, tp: np.ndarray, pp: np.ndarray, ep: np.ndarray, stage: np.ndarray
@@ -435,13 +625,15 @@ class TrainingSolver:
         )
         dense = dense + emb / tp
         if model.is_moe:
-            dense = dense + n_moe * (model.router_params + model.shared_experts * model.expert_params / tp)
+            dense = dense + n_moe * (
+                model.router_params + model.shared_experts * model.expert_params / tp
+            )
             expert = n_moe * model.experts * model.expert_params / (ep * tp)
         else:
             expert = np.zeros_like(dense)
         return dense, expert
 
-    def _dp_time(
+    def _dp_time(  # noqa: PLR0917 - positional arguments are the cache key / hot path
         self,
         sel: np.ndarray,
         s_dp: GroupSpan | None,

@@ -1,0 +1,196 @@
+"""The training step composition: parts sum to the total, hand-derived terms, invariants."""
+
+from __future__ import annotations
+
+import types
+
+import attrs
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import blackwell_model as bm
+from blackwell_model.errors import SpecError
+from blackwell_model.hardware.precision import Precision
+from blackwell_model.predict.training import layout_arrays
+from blackwell_model.solvers.training import (
+    BREAKDOWN_KEYS,
+    CALIBRATED_ROOFLINE,
+    COMPUTE_UNITS,
+    TrainingEfficiency,
+    TrainingSolver,
+)
+from blackwell_model.topology import cluster_spans
+
+H100 = bm.catalog.cluster("DGX-H100", gpus=64)
+SPANS = cluster_spans(H100)
+LLAMA = bm.catalog.model("llama3-8b")
+MIXTRAL = bm.catalog.model("mixtral-8x7b")
+
+LAYOUTS = [
+    bm.Layout(tp=1, dp=8, micro_batch=1, global_batch=64, seq_len=4096),
+    bm.Layout(tp=2, pp=4, vpp=2, dp=8, micro_batch=1, global_batch=128, seq_len=4096),
+    bm.Layout(tp=4, pp=2, dp=4, cp=2, micro_batch=1, global_batch=32, seq_len=8192),
+    bm.Layout(tp=8, pp=2, dp=4, micro_batch=2, global_batch=64, seq_len=4096, recompute="full"),
+    bm.Layout(
+        tp=2, dp=32, micro_batch=1, global_batch=64, seq_len=4096, recompute="selective", zero=3
+    ),
+]
+
+
+def _evaluate(model, layouts, cluster=H100, eff=None, **kw):
+    solver = TrainingSolver(model, cluster, eff, hierarchy=SPANS)
+    return solver.evaluate(layout_arrays(layouts, **kw))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp8"])
+def test_breakdown_parts_sum_to_step_time(precision: str) -> None:
+    lays = [attrs.evolve(lay, precision=precision) for lay in LAYOUTS]
+    res = _evaluate(LLAMA, lays)
+    assert tuple(res.breakdown) == BREAKDOWN_KEYS
+    total = sum(res.breakdown[k] for k in BREAKDOWN_KEYS)
+    np.testing.assert_allclose(total, res.step_time_s, rtol=1e-12)
+    assert all((res.breakdown[k] >= 0).all() for k in BREAKDOWN_KEYS)
+
+
+def test_moe_parts_sum_and_expert_comm() -> None:
+    lay = bm.Layout(
+        tp=1, dp=64, ep=8, micro_batch=1, global_batch=128, seq_len=4096, precision="fp8"
+    )
+    res = _evaluate(MIXTRAL, [lay])
+    total = sum(res.breakdown[k] for k in BREAKDOWN_KEYS)
+    np.testing.assert_allclose(total, res.step_time_s, rtol=1e-12)
+    assert res.breakdown["ep_comm"][0] > 0
+
+
+def test_pipeline_bubble_is_pp_minus_one_over_vpp_micro_batches() -> None:
+    lay = LAYOUTS[1]
+    res = _evaluate(LLAMA, [lay])
+    m = lay.micro_batches
+    per_mb = (
+        sum(
+            res.breakdown[k][0]
+            for k in ("compute", "recompute", "tp_comm", "cp_comm", "ep_comm", "pp_comm")
+        )
+        / m
+    )
+    assert res.breakdown["pipeline_bubble"][0] == pytest.approx((lay.pp - 1) / lay.vpp * per_mb)
+
+
+def test_no_bubble_without_pipeline() -> None:
+    res = _evaluate(LLAMA, [LAYOUTS[0]])
+    assert res.breakdown["pipeline_bubble"][0] == 0.0
+    assert res.breakdown["pp_comm"][0] == 0.0
+
+
+def test_mfu_definition() -> None:
+    lay = LAYOUTS[1]
+    rep = bm.predict_training(LLAMA, H100, lay, check_memory=False)
+    flops = LLAMA.training_flops_per_token(lay.seq_len) * lay.tokens_per_step
+    peak = H100.accelerator.peak_flops_per_s(lay.precision)
+    assert rep.mfu == pytest.approx(flops / (rep.step_time.m * lay.gpus * peak))
+    assert rep.tokens_per_second_per_gpu.m == pytest.approx(
+        lay.tokens_per_step / rep.step_time.m / lay.gpus
+    )
+
+
+def test_full_recompute_costs_one_more_forward() -> None:
+    base = LAYOUTS[0]
+    none = _evaluate(LLAMA, [base])
+    full = _evaluate(LLAMA, [attrs.evolve(base, recompute="full")])
+    m = base.micro_batches
+    f_layers = full.breakdown["recompute"][0]
+    assert f_layers > 0 and none.breakdown["recompute"][0] == 0.0
+    # the recomputed forward is a third to a half of the layers' fwd + bwd
+    assert 0.25 < f_layers / (none.breakdown["compute"][0]) < 0.5
+    assert full.hardware_flops[0] > none.hardware_flops[0]
+    assert m >= 1
+
+
+def test_fp8_is_faster_than_bf16_but_not_twice() -> None:
+    bf = _evaluate(LLAMA, [LAYOUTS[0]])
+    f8 = _evaluate(LLAMA, [attrs.evolve(LAYOUTS[0], precision="fp8")])
+    ratio = bf.step_time_s[0] / f8.step_time_s[0]
+    assert 1.0 < ratio < 2.0
+
+
+def test_fp8_fraction_zero_is_bf16_speed() -> None:
+    eff = TrainingEfficiency(low_precision_gemm_fraction=0.0)
+    bf = _evaluate(LLAMA, [LAYOUTS[0]], eff=eff)
+    f8 = _evaluate(LLAMA, [attrs.evolve(LAYOUTS[0], precision="fp8")], eff=eff)
+    assert f8.step_time_s[0] == pytest.approx(bf.step_time_s[0], rel=0.02)
+
+
+def test_unfused_attention_is_slower() -> None:
+    fused = _evaluate(LLAMA, [LAYOUTS[0]])
+    unfused = _evaluate(LLAMA, [LAYOUTS[0]], flash_attention=False)
+    assert unfused.step_time_s[0] > fused.step_time_s[0]
+
+
+def test_compute_units_follow_the_accelerator() -> None:
+    a100 = bm.catalog.cluster("DGX-A100", gpus=8)
+    solver = TrainingSolver(LLAMA, a100)
+    assert solver.kernel_eff.compute_units == COMPUTE_UNITS["A100-SXM-80GB"] == 108
+    fixed = TrainingSolver(LLAMA, a100, TrainingEfficiency(units_from_accelerator=False))
+    assert fixed.kernel_eff.compute_units == CALIBRATED_ROOFLINE.compute_units
+
+
+def test_efficiency_validation() -> None:
+    with pytest.raises(SpecError, match="tp_overlap"):
+        TrainingEfficiency(tp_overlap=1.5)
+    with pytest.raises(SpecError, match="roofline"):
+        TrainingEfficiency(roofline=0.7)  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="step_overhead_s"):
+        TrainingEfficiency(step_overhead_s=-1.0)
+
+
+def _with_accelerator(acc):
+    return types.SimpleNamespace(accelerator=acc, name="what-if")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    idx=st.integers(0, len(LAYOUTS) - 1),
+    bw=st.floats(1.0, 4.0),
+    peak=st.floats(1.0, 4.0),
+    precision=st.sampled_from(["bf16", "fp8"]),
+)
+def test_more_bandwidth_or_peak_is_never_slower(
+    idx: int, bw: float, peak: float, precision: str
+) -> None:
+    lay = attrs.evolve(LAYOUTS[idx], precision=precision)
+    acc = H100.accelerator
+    faster = attrs.evolve(
+        acc,
+        memory_bandwidth=acc.memory_bandwidth * bw,
+        peak_flops={p: v * peak for p, v in acc.peak_flops.items()},
+    )
+    base = TrainingSolver(LLAMA, _with_accelerator(acc), hierarchy=SPANS)
+    quick = TrainingSolver(LLAMA, _with_accelerator(faster), hierarchy=SPANS)
+    arrays = layout_arrays([lay])
+    assert quick.evaluate(arrays).step_time_s[0] <= base.evaluate(arrays).step_time_s[0] * (
+        1 + 1e-12
+    )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    tp=st.sampled_from([1, 2, 4, 8]),
+    overlap=st.floats(0.0, 1.0),
+    extra=st.floats(0.0, 1.0),
+)
+def test_more_overlap_is_never_slower(tp: int, overlap: float, extra: float) -> None:
+    lay = bm.Layout(tp=tp, dp=64 // tp, micro_batch=1, global_batch=64, seq_len=4096)
+    lo = TrainingEfficiency(tp_overlap=overlap * (1 - extra), dp_overlap=overlap * (1 - extra))
+    hi = TrainingEfficiency(tp_overlap=overlap, dp_overlap=overlap)
+    assert _evaluate(LLAMA, [lay], eff=hi).step_time_s[0] <= _evaluate(
+        LLAMA, [lay], eff=lo
+    ).step_time_s[0] * (1 + 1e-12)
+
+
+def test_vectorised_equals_one_by_one() -> None:
+    lays = [attrs.evolve(lay, precision=Precision.BF16) for lay in LAYOUTS]
+    together = _evaluate(LLAMA, lays).step_time_s
+    alone = [_evaluate(LLAMA, [lay]).step_time_s[0] for lay in lays]
+    np.testing.assert_allclose(together, alone, rtol=1e-12)
