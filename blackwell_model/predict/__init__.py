@@ -9,7 +9,7 @@ from .inference import (
     predict_inference,
 )
 from .run import TrainingRunReport, predict_training_run
-from .training import TrainingReport, layout_arrays, predict_training
+from .training import TrainingReport, layout_arrays, predict_training, with_energy
 
 __all__ = [
     "InferenceCurve",
@@ -23,4 +23,5 @@ __all__ = [
     "predict_inference",
     "predict_training",
     "predict_training_run",
+    "with_energy",
 ]

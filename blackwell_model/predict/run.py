@@ -36,11 +36,10 @@ from ..solvers.energy import (
     PowerModel,
     Pricing,
     cost_breakdown_usd,
-    training_energy,
 )
 from ..solvers.training import TrainingEfficiency
 from ..units import Q_, format_quantity, parse_quantity
-from .training import TrainingReport, predict_training
+from .training import TrainingReport, predict_training, with_energy
 
 __all__ = ["DEFAULT_CARBON_INTENSITY", "TrainingRunReport", "predict_training_run"]
 
@@ -253,7 +252,10 @@ def predict_training_run(
         report = predict_training(
             model, cluster, layout, efficiency=efficiency, memory=memory, check_memory=check_memory
         )
-    energy = training_energy(report, cluster, power=power, activity=activity)
+    report = with_energy(report, cluster, power=power, activity=activity)
+    energy = report.energy
+    if energy is None:  # pragma: no cover - with_energy always sets it
+        raise SpecError("the step report has no energy")
     steps = math.ceil(tokens / layout.tokens_per_step)
     cost = None
     if pricing is not None:

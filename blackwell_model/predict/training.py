@@ -13,10 +13,13 @@ from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.system import Cluster
 from ..parallel.layout import Layout
 from ..parallel.memory import MemoryBreakdown, MemoryModel, memory_per_gpu
+from ..solvers.energy import EnergyReport, PowerModel, training_energy
 from ..solvers.training import BREAKDOWN_KEYS, TrainingEfficiency, TrainingSolver
 from ..units import Q_, format_quantity
 
-__all__ = ["TrainingReport", "layout_arrays", "predict_training"]
+_S = Q_(1.0, "s")
+
+__all__ = ["TrainingReport", "layout_arrays", "predict_training", "with_energy"]
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +54,11 @@ class TrainingReport:
         :class:`~blackwell_model.parallel.MemoryBreakdown` of the busiest GPU.
     memory_capacity
         HBM capacity of one GPU [B].
+    energy
+        :class:`~blackwell_model.solvers.energy.EnergyReport` of one step
+        (facility energy by part and phase, power).
+    uncapped_breakdown
+        The breakdown before a power cap slowed it (None without a cap).
     """
 
     model_name: str
@@ -64,6 +72,38 @@ class TrainingReport:
     peak_flops_per_gpu: pint.Quantity
     memory: MemoryBreakdown
     memory_capacity: pint.Quantity
+    energy: EnergyReport | None = None
+    uncapped_breakdown: Mapping[str, pint.Quantity] | None = None
+
+    @property
+    def energy_per_step(self) -> pint.Quantity:
+        """Facility energy of one step, PUE included [J]."""
+        return self._energy().energy_per_step
+
+    @property
+    def energy_per_token(self) -> pint.Quantity:
+        """Facility energy per trained token [J]."""
+        return self._energy().energy_per_token
+
+    @property
+    def average_power(self) -> pint.Quantity:
+        """Average facility power of the GPUs in use and their share of the cluster [W]."""
+        return self._energy().average_power
+
+    @property
+    def peak_power(self) -> pint.Quantity:
+        """Facility power of the busiest phase of the step [W]."""
+        return self._energy().peak_power
+
+    @property
+    def energy_breakdown(self) -> Mapping[str, pint.Quantity]:
+        """Energy of one step by part (accelerators, CPUs, NICs, switches, overheads) [J]."""
+        return self._energy().breakdown
+
+    def _energy(self) -> EnergyReport:
+        if self.energy is None:
+            raise SpecError("this report was built without an energy model (energy=None)")
+        return self.energy
 
     @property
     def tokens_per_second(self) -> pint.Quantity:
@@ -189,6 +229,7 @@ def predict_training(
     memory: MemoryModel | None = None,
     check_memory: bool = True,
     solver: TrainingSolver | None = None,
+    power: PowerModel | None = None,
 ) -> TrainingReport:
     """Predict one training step of ``model`` on ``cluster`` with ``layout``.
 
@@ -214,6 +255,10 @@ def predict_training(
     solver
         A :class:`~blackwell_model.solvers.training.TrainingSolver` to reuse
         its caches across calls (must be for the same model and cluster).
+    power
+        :class:`~blackwell_model.solvers.energy.PowerModel` for the report's
+        energy (documented defaults when omitted).  A ``power_cap`` slows the
+        compute-bound phases: the report's step time and breakdown include it.
 
     Raises
     ------
@@ -260,7 +305,7 @@ def predict_training(
     step = float(res.step_time_s[0])
     breakdown = {k: Q_(float(res.breakdown[k][0]), "s") for k in BREAKDOWN_KEYS}
     model_flops = model.training_flops_per_token(layout.seq_len) * layout.tokens_per_step
-    return TrainingReport(
+    report = TrainingReport(
         model_name=model.name,
         cluster_name=cluster.name,
         layout=layout,
@@ -273,3 +318,46 @@ def predict_training(
         memory=mem,
         memory_capacity=acc.memory_capacity,
     )
+    return with_energy(report, cluster, power=power)
+
+
+def with_energy(
+    report: TrainingReport,
+    cluster: Cluster,
+    *,
+    power: PowerModel | None = None,
+    activity: Mapping[str, Any] | None = None,
+) -> TrainingReport:
+    """``report`` with its :attr:`~TrainingReport.energy` from the energy model.
+
+    A power cap in ``power`` lowers the clock of compute-bound phases, so the
+    returned step time and breakdown include the slowdown.
+
+    Parameters
+    ----------
+    report
+        A report from :func:`predict_training` (energy is recomputed from its
+        uncapped phase times).
+    cluster
+        The cluster it was predicted on.
+    power
+        :class:`~blackwell_model.solvers.energy.PowerModel`.
+    activity
+        Phase activity overrides (see
+        :func:`~blackwell_model.solvers.energy.training_energy`).
+    """
+    base = report
+    if report.energy is not None and report.uncapped_breakdown is not None:
+        base = attrs.evolve(
+            report,
+            breakdown=report.uncapped_breakdown,
+            step_time=report.energy.result.uncapped_step_time_s * _S,
+        )
+    energy = training_energy(base, cluster, power=power, activity=activity)
+    changes: dict[str, Any] = {"energy": energy, "uncapped_breakdown": None}
+    if energy.result.step_time_s != energy.result.uncapped_step_time_s:
+        # a power cap lowers the clock of compute-bound phases: the step is slower
+        changes["step_time"] = Q_(energy.result.step_time_s, "s")
+        changes["breakdown"] = {k: Q_(energy.result.phase_time_s[k], "s") for k in base.breakdown}
+        changes["uncapped_breakdown"] = base.breakdown
+    return attrs.evolve(base, **changes)
