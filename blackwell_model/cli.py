@@ -1,11 +1,20 @@
 """The ``blackwell-model`` command line.
 
-With no arguments it prints the main report on built-in defaults.  Subcommands:
+With no arguments it prints the main what-if report on built-in defaults:
+Llama 3 70B and 405B trained and served on DGX-H100 and GB200-NVL72 clusters
+(:func:`blackwell_model.study.report.what_if_report`).  Subcommands:
 
 ``catalog [KIND] [NAME]``
     List catalog entries, or show one with its sources.
 ``train``
     Predict one training layout: step time, MFU, memory and the breakdown.
+``infer``
+    Predict serving: time to first token, time per output token, throughput,
+    memory and energy per token.
+``search``
+    Search every valid training layout and rank them (progress bar on stderr).
+``compare``
+    The same training and serving workload on several systems, side by side.
 ``graph``
     Export the topology of a system or cluster as GraphML or node-link JSON.
 
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +35,7 @@ from typing import Any
 from . import __version__, catalog
 from .errors import BlackwellModelError
 from .hardware import Precision
+from .units import format_quantity
 
 __all__ = ["accelerator_table", "main"]
 
@@ -88,6 +99,9 @@ def accelerator_table() -> str:
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
+    if args.table:
+        print(accelerator_table())
+        return 0
     if args.kind is None:
         listing = catalog.names()
         if args.json:
@@ -164,6 +178,122 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from .parallel import InferenceLayout
+    from .predict import predict_inference
+
+    model = catalog.model(args.model)
+    layout = InferenceLayout(tp=args.tp, pp=args.pp, ep=args.ep, dp=args.dp)
+    cluster = catalog.cluster(args.system, gpus=args.gpus or layout.gpus)
+    rep = predict_inference(
+        model,
+        cluster,
+        layout,
+        batch=args.batch,
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+        precision=args.precision,
+        kv_precision=args.kv_precision,
+    )
+    if args.json:
+        print(json.dumps(rep.to_dict(), indent=2))
+        return 0
+    mode = "static batch" if rep.static else "continuous batching"
+    print(
+        f"{rep.model_name} on {rep.cluster_name}: {rep.gpus} GPUs, tp={args.tp} pp={args.pp} "
+        f"ep={args.ep} dp={args.dp}, {args.precision}, {mode}, batch {rep.batch} per replica"
+    )
+    rows = [
+        ("time to first token", format_quantity(rep.time_to_first_token)),
+        ("time per output token", format_quantity(rep.time_per_output_token)),
+        ("output tokens/s", f"{rep.output_tokens_per_second.m:,.0f}"),
+        ("output tokens/s per GPU", f"{rep.output_tokens_per_second_per_gpu.m:,.0f}"),
+        ("tokens/s per user", f"{rep.tokens_per_second_per_user.m:,.1f}"),
+        (
+            "memory per GPU",
+            f"{format_quantity(rep.memory_per_gpu)} of "
+            f"{format_quantity(cluster.accelerator.memory_capacity)}",
+        ),
+        ("energy per output token", format_quantity(rep.energy_per_token)),
+    ]
+    for k, v in rows:
+        print(f"  {k:<24} {v}")
+    print("  decode step:")
+    for k, v in rep.decode_breakdown.items():
+        if v.m > 0:
+            print(f"    {k:<22} {format_quantity(v)}")
+    return 0
+
+
+def _progress_bar(stream: Any) -> Any:
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        stream.write(f"\r  searching [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .study import search_layouts
+
+    model = catalog.model(args.model)
+    cluster = _cluster(args)
+    show = _progress_bar(sys.stderr) if not args.json and sys.stderr.isatty() else None
+    res = search_layouts(
+        model,
+        cluster,
+        global_batch=args.global_batch,
+        seq_len=args.seq_len,
+        precision=args.precision,
+        gpus=args.gpus,
+        objective=args.objective,
+        progress=show,
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "enumerated": res.enumerated,
+                    "feasible": res.feasible,
+                    "rejected": res.rejected,
+                    "top": res.to_records(args.top),
+                },
+                indent=2,
+                default=float,
+            )
+        )
+    else:
+        print(res.summary(args.top))
+    return 0 if res.feasible else 1
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .study.report import Scenario, what_if_report
+
+    scenario = Scenario(
+        model=args.model,
+        train_gpus=args.gpus,
+        global_batch=args.global_batch,
+        seq_len=args.seq_len,
+        tokens=args.tokens,
+        serve_gpus=args.serve_gpus,
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+        train_precision=args.precision,
+        serve_precision=args.serve_precision,
+    )
+    report = what_if_report([scenario], args.systems)
+    if args.json:
+        print(json.dumps(report.to_records(), indent=2))
+    else:
+        print(report.format())
+    return 0
+
+
 def _cmd_graph(args: argparse.Namespace) -> int:
     from .topology import to_graph, to_graphml, to_node_link_json
 
@@ -208,6 +338,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("catalog", help="list catalog entries or show one with its sources")
     p.add_argument("kind", nargs="?", help=f"one of: {', '.join(catalog.KINDS)}")
     p.add_argument("name", nargs="?", help="entry name (case-insensitive)")
+    p.add_argument("--table", action="store_true", help="the accelerators side by side")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
         "--parts", action="append", metavar="FILE", help="load parts from a TOML file first"
@@ -289,6 +420,184 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
+        "infer",
+        help="predict serving latency, throughput, memory and energy",
+        description="Predict serving one model: time to first token, time per output token, "
+        "throughput, memory and energy per output token. Without --batch, continuous batching "
+        "at the largest batch that fits (the throughput-optimal point).",
+    )
+    p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
+    p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
+    p.add_argument(
+        "--gpus", type=_positive_int, default=None, help="cluster GPUs (default: the layout's)"
+    )
+    for name, default in (("tp", 8), ("pp", 1), ("ep", 1), ("dp", 1)):
+        p.add_argument(
+            f"--{name}",
+            type=_positive_int,
+            default=default,
+            help=f"{name} degree (default: %(default)s)",
+        )
+    p.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=None,
+        help="static batch per replica (default: continuous batching at the largest batch that fits)",
+    )
+    p.add_argument(
+        "--input-tokens",
+        type=_positive_int,
+        default=1000,
+        help="prompt length (default: %(default)s)",
+    )
+    p.add_argument(
+        "--output-tokens",
+        type=_positive_int,
+        default=1000,
+        help="answer length (default: %(default)s)",
+    )
+    p.add_argument(
+        "--precision",
+        default="fp8",
+        choices=["bf16", "fp16", "fp8", "fp4"],
+        help="weight precision (default: %(default)s)",
+    )
+    p.add_argument(
+        "--kv-precision",
+        default=None,
+        choices=["bf16", "fp16", "fp8", "fp4"],
+        help="KV-cache precision (default: the activations')",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--parts",
+        action="append",
+        metavar="FILE",
+        help="load parts and models from a TOML file first",
+    )
+    p.set_defaults(func=_cmd_infer)
+
+    p = sub.add_parser(
+        "search",
+        help="rank every valid training layout",
+        description="Enumerate every valid training layout (tp, pp, dp, cp, ep, vpp, micro-batch, "
+        "recompute) of a model on --gpus GPUs, drop those that do not divide or fit (counted by "
+        "rule), and rank the rest. Exit status 1 when nothing fits.",
+    )
+    p.add_argument("--model", default="llama3-405b", help="catalog model (default: %(default)s)")
+    p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
+    p.add_argument("--gpus", type=_positive_int, default=16384, help="GPUs (default: %(default)s)")
+    p.add_argument(
+        "--global-batch",
+        type=_positive_int,
+        default=2048,
+        help="sequences per step (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seq-len",
+        type=_positive_int,
+        default=8192,
+        help="tokens per sequence (default: %(default)s)",
+    )
+    p.add_argument(
+        "--precision",
+        default="bf16",
+        choices=["bf16", "fp16", "fp8", "fp4"],
+        help="GEMM precision (default: %(default)s)",
+    )
+    p.add_argument(
+        "--objective",
+        default="step_time",
+        choices=["step_time", "memory", "mfu", "hfu", "tokens_per_second_per_gpu"],
+        help="ranking (default: %(default)s)",
+    )
+    p.add_argument(
+        "--top", type=_positive_int, default=10, help="rows to show (default: %(default)s)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--parts",
+        action="append",
+        metavar="FILE",
+        help="load parts and models from a TOML file first",
+    )
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser(
+        "compare",
+        help="one workload on several systems, side by side",
+        description="Train (best layout found by search) and serve one model on each system: "
+        "step time, MFU, days, energy and cost of the run; serving throughput, latency, energy "
+        "and cost per token. Prices are documented assumptions.",
+    )
+    p.add_argument(
+        "systems",
+        nargs="*",
+        default=["DGX-H100", "GB200-NVL72"],
+        help="catalog systems (default: DGX-H100 GB200-NVL72)",
+    )
+    p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
+    p.add_argument(
+        "--gpus", type=_positive_int, default=1024, help="training GPUs (default: %(default)s)"
+    )
+    p.add_argument(
+        "--global-batch",
+        type=_positive_int,
+        default=1024,
+        help="sequences per step (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seq-len",
+        type=_positive_int,
+        default=8192,
+        help="tokens per sequence (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tokens",
+        type=float,
+        default=15e12,
+        help="tokens of the training run (default: %(default)g)",
+    )
+    p.add_argument(
+        "--precision",
+        default="bf16",
+        choices=["bf16", "fp16", "fp8", "fp4"],
+        help="training precision (default: %(default)s)",
+    )
+    p.add_argument(
+        "--serve-gpus",
+        type=_positive_int,
+        default=8,
+        help="GPUs of one serving deployment (default: %(default)s)",
+    )
+    p.add_argument(
+        "--serve-precision",
+        default="fp8",
+        choices=["bf16", "fp16", "fp8", "fp4"],
+        help="serving precision (default: %(default)s)",
+    )
+    p.add_argument(
+        "--input-tokens",
+        type=_positive_int,
+        default=1000,
+        help="prompt length (default: %(default)s)",
+    )
+    p.add_argument(
+        "--output-tokens",
+        type=_positive_int,
+        default=1000,
+        help="answer length (default: %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--parts",
+        action="append",
+        metavar="FILE",
+        help="load parts and models from a TOML file first",
+    )
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
         "graph",
         help="export a topology graph",
         description="Export the topology graph of a system (one scale-up domain) or, with "
@@ -320,13 +629,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            print(accelerator_table())
+            from .study.report import what_if_report
+
+            print("blackwell-model: what-if report on built-in defaults\n")
+            print(what_if_report().format())
+            print(
+                "\nMore: `blackwell-model --help`, `blackwell-model catalog --table` (accelerators "
+                "side by side), `blackwell-model compare --help`."
+            )
             return 0
         _load_parts(args)
         return int(args.func(args))
     except BlackwellModelError as exc:
         print(f"blackwell-model: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `blackwell-model | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"blackwell-model: error: {exc}", file=sys.stderr)
         return 2

@@ -41,8 +41,15 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_main_job_prints_accelerator_table(capsys):
+def test_main_job_is_the_what_if_report(capsys):
     code, out, _ = run(capsys)
+    assert code == 0
+    for needle in ("llama3-70b", "llama3-405b", "DGX-H100", "GB200-NVL72", "MFU", "MWh", "J/tok"):
+        assert needle in out
+
+
+def test_accelerator_table(capsys):
+    code, out, _ = run(capsys, "catalog", "--table")
     assert code == 0
     assert "H100-SXM" in out and "B200-GB200" in out
     # dense BF16 of H100 SXM, from the datasheet: 989.4 TFLOP/s
@@ -137,3 +144,91 @@ def test_python_dash_m_entry_point():
         check=False,
     )
     assert proc.returncode == 0 and "blackwell-model" in proc.stdout
+
+
+def test_infer_defaults_and_json(capsys):
+    code, out, _ = run(capsys, "infer", "--tp", "4", "--dp", "2")
+    assert code == 0 and "time to first token" in out and "energy per output token" in out
+    code, out, _ = run(capsys, "infer", "--batch", "8", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["batch"] == 8
+
+
+def test_infer_batch_that_does_not_fit(capsys):
+    code, _, err = run(capsys, "infer", "--model", "llama3-405b", "--tp", "1", "--batch", "1")
+    assert code == 2 and "[rule: memory]" in err
+
+
+def test_search_ranks_layouts(capsys):
+    code, out, _ = run(
+        capsys,
+        "search",
+        "--model",
+        "llama3-8b",
+        "--gpus",
+        "16",
+        "--global-batch",
+        "64",
+        "--top",
+        "3",
+    )
+    assert code == 0 and "feasible" in out and "rejected by rule" in out
+    code, out, _ = run(
+        capsys, "search", "--model", "llama3-8b", "--gpus", "16", "--global-batch", "64", "--json"
+    )
+    data = json.loads(out)
+    assert data["feasible"] > 0 and len(data["top"]) == 10
+    assert data["enumerated"] == data["feasible"] + sum(data["rejected"].values())
+
+
+def test_search_nothing_fits_exits_1(capsys):
+    code, out, _ = run(
+        capsys,
+        "search",
+        "--model",
+        "llama3-405b",
+        "--gpus",
+        "8",
+        "--global-batch",
+        "8",
+        "--seq-len",
+        "4096",
+    )
+    assert code == 1 and "memory" in out
+
+
+def test_compare_systems(capsys):
+    code, out, _ = run(
+        capsys,
+        "compare",
+        "--model",
+        "llama3-8b",
+        "--gpus",
+        "64",
+        "--global-batch",
+        "128",
+        "DGX-H100",
+        "DGX-B200",
+    )
+    assert code == 0 and out.count("llama3-8b") == 4
+    code, _, err = run(
+        capsys,
+        "compare",
+        "--model",
+        "llama3-8b",
+        "--gpus",
+        "64",
+        "--global-batch",
+        "128",
+        "DGX-A100",
+    )
+    assert code == 2 and "does not support fp8" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("cmd", ["catalog", "train", "infer", "search", "compare", "graph"])
+def test_every_subcommand_has_help(cmd, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([cmd, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: blackwell-model " + cmd in out and "--parts" in out

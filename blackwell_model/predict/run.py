@@ -263,7 +263,7 @@ def predict_training_run(
         parts = cost_breakdown_usd(
             pricing,
             gpus=energy.gpus,
-            domains=energy.domains,
+            domains=energy.domains if energy.domain_share is None else energy.domain_share,
             duration_s=wall_s,
             energy_J=steps * energy.result.energy_J / goodput,
             max_it_power_W=energy.result.max_it_power_W,

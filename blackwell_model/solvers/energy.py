@@ -903,7 +903,7 @@ def cost_breakdown_usd(
     pricing: Pricing,
     *,
     gpus: int,
-    domains: int,
+    domains: float,
     duration_s: float,
     energy_J: float,  # noqa: N803 - unit suffix (STYLE.md)
     max_it_power_W: float,  # noqa: N803 - unit suffix (STYLE.md)
@@ -914,6 +914,9 @@ def cost_breakdown_usd(
 
        C = g\\,t\\,p_{gpu\\,h} + \\frac{t}{T_{am}}(d\\,p_{sys} + g\\,p_{net})
            + E\\,p_{elec} + P_{max}\\,t\\,p_{fac}
+
+    ``domains`` may be fractional: a job on 8 GPUs of a 72-GPU rack pays
+    8/72 of the rack's capital, the rest serving other work.
 
     Returns
     -------
@@ -985,9 +988,13 @@ class EnergyReport:
     gpus
         Accelerators doing the work.
     domains
-        Scale-up domains occupied.
+        Scale-up domains occupied (whole domains: their switches are powered).
     pue
         Facility PUE used.
+    domain_share
+        Scale-up domains the work pays capital for: ``gpus / gpus per
+        domain`` (fractional when it uses part of one); None means
+        ``domains``.
     """
 
     result: EnergyBreakdown
@@ -995,6 +1002,7 @@ class EnergyReport:
     gpus: int
     domains: int
     pue: float
+    domain_share: float | None = None
 
     @property
     def energy_per_step(self) -> pint.Quantity:
@@ -1051,7 +1059,7 @@ class EnergyReport:
         parts = cost_breakdown_usd(
             pricing,
             gpus=self.gpus,
-            domains=self.domains,
+            domains=self.domains if self.domain_share is None else self.domain_share,
             duration_s=self.result.step_time_s,
             energy_J=self.result.energy_J,
             max_it_power_W=self.result.max_it_power_W,
@@ -1173,6 +1181,7 @@ def training_energy(
         gpus=n,
         domains=parts.domains,
         pue=parts.pue,
+        domain_share=n / cluster.domain.gpus,
     )
 
 
@@ -1252,5 +1261,10 @@ def inference_energy(
         clock_exponent=pm.clock_exponent,
     )
     return EnergyReport(
-        result=res, tokens=float(output_tokens), gpus=n, domains=parts.domains, pue=parts.pue
+        result=res,
+        tokens=float(output_tokens),
+        gpus=n,
+        domains=parts.domains,
+        pue=parts.pue,
+        domain_share=n / cluster.domain.gpus,
     )

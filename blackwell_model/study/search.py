@@ -642,6 +642,7 @@ def search_layouts(
     memory: MemoryModel | None = None,
     executor: Executor | None = None,
     chunk_size: int = 65_536,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SearchResult:
     """Every valid training layout of ``model`` on ``gpus`` GPUs of ``cluster``, ranked.
 
@@ -706,6 +707,9 @@ def search_layouts(
         builds its own solver once per search.  None runs in this process.
     chunk_size
         Candidates per chunk [count].
+    progress
+        Called as ``progress(done, total)`` with candidates evaluated so far,
+        after each chunk (the command line draws a progress bar with it).
 
     Returns
     -------
@@ -803,12 +807,22 @@ def search_layouts(
         for lo in range(0, n, chunk_size)
     ]
     solver: TrainingSolver | None = None
+    outs: list[_ChunkOut] = []
+    done = 0
     if executor is None:
         solver = TrainingSolver(model, cluster, efficiency)
-        outs = [_run_chunk(t, solver) for t in tasks]
+        for t in tasks:
+            outs.append(_run_chunk(t, solver))
+            done = min(n, done + chunk_size)
+            if progress is not None:
+                progress(done, n)
     else:
         futures = [executor.submit(_run_chunk, t) for t in tasks]
-        outs = [f.result() for f in futures]
+        for f in futures:
+            outs.append(f.result())
+            done = min(n, done + chunk_size)
+            if progress is not None:
+                progress(done, n)
 
     counts: dict[str, int] = {}
     first: dict[str, int] = {}

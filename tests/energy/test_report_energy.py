@@ -49,3 +49,17 @@ def test_run_uses_the_capped_step():
     run = bm.predict_training_run("llama3-8b", CLUSTER, LAYOUT, tokens=1e9, power=cap)
     free = bm.predict_training_run("llama3-8b", CLUSTER, LAYOUT, tokens=1e9)
     assert run.days > free.days
+
+
+def test_partial_rack_pays_its_share_of_the_capital():
+    # 8 GPUs of a 72-GPU NVL72 rack pay 8/72 of the rack price per unit time
+    rack = bm.catalog.cluster("GB200-NVL72", gpus=72)
+    lay8 = bm.Layout(tp=4, dp=2, micro_batch=1, global_batch=64, seq_len=4096)
+    lay72 = bm.Layout(tp=4, dp=18, micro_batch=1, global_batch=72, seq_len=4096)
+    price = bm.Pricing(system_price="3000000 USD", amortization="4 yr")
+    r8 = bm.predict_training("llama3-8b", rack, lay8)
+    r72 = bm.predict_training("llama3-8b", rack, lay72)
+    per_s_8 = r8.energy.cost(price).total.m / r8.step_time.m
+    per_s_72 = r72.energy.cost(price).total.m / r72.step_time.m
+    assert per_s_8 == pytest.approx(per_s_72 * 8 / 72)
+    assert per_s_72 == pytest.approx(3e6 / (4 * 365.25 * 86400))
