@@ -219,9 +219,9 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     for k, v in rows:
         print(f"  {k:<24} {v}")
     print("  decode step:")
-    for k, v in rep.decode_breakdown.items():
-        if v.m > 0:
-            print(f"    {k:<22} {format_quantity(v)}")
+    for part, t in rep.decode_breakdown.items():
+        if t.m > 0:
+            print(f"    {part:<22} {format_quantity(t)}")
     return 0
 
 

@@ -12,7 +12,7 @@ import blackwell_model  # noqa: E402
 
 project = "blackwell_model"
 author = "blackwell_model developers"
-copyright = "2026, blackwell_model developers"  # noqa: A001
+copyright = "2026, blackwell_model developers"
 release = blackwell_model.__version__
 version = release
 

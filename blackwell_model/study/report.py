@@ -20,6 +20,7 @@ from ..parallel.inference import InferenceLayout
 from ..predict.inference import predict_inference
 from ..predict.run import predict_training_run
 from ..solvers.energy import Pricing
+from ..units import Q_
 from .search import search_layouts
 
 __all__ = [
@@ -31,10 +32,10 @@ __all__ = [
     "what_if_report",
 ]
 
-_COMMON_PRICES = {
-    "amortization": "4 yr",
-    "electricity_price": "0.08 USD/kWh",  # assumption: US industrial average, 2024
-    "facility_price": "1500 USD/(kW*yr)",  # assumption: wholesale colocation, ~$125/kW/month
+_COMMON_PRICES: dict[str, Any] = {
+    "amortization": Q_(4.0, "yr"),
+    "electricity_price": Q_(0.08, "USD/kWh"),  # assumption: US industrial average, 2024
+    "facility_price": Q_(1500.0, "USD/(kW*yr)"),  # assumption: colocation, ~$125/kW/month
 }
 
 #: Prices per system used by the report.  These are ASSUMPTIONS, not catalog
@@ -44,13 +45,15 @@ _COMMON_PRICES = {
 #: network per GPU, $0.08/kWh electricity and $1,500 per kW and year of facility
 #: capacity.  Pass your own with ``pricing=``.
 DEFAULT_PRICING: dict[str, Pricing] = {
-    name: Pricing(system_price=price, network_price_per_gpu="8000 USD", **_COMMON_PRICES)
+    name: Pricing(
+        system_price=Q_(price, "USD"), network_price_per_gpu=Q_(8000.0, "USD"), **_COMMON_PRICES
+    )
     for name, price in (
-        ("DGX-H100", "350000 USD"),
-        ("DGX-H200", "425000 USD"),
-        ("DGX-B200", "500000 USD"),
-        ("GB200-NVL72", "3000000 USD"),
-        ("GB300-NVL72", "3800000 USD"),
+        ("DGX-H100", 350e3),
+        ("DGX-H200", 425e3),
+        ("DGX-B200", 500e3),
+        ("GB200-NVL72", 3.0e6),
+        ("GB300-NVL72", 3.8e6),
     )
 }
 
