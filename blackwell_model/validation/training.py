@@ -236,32 +236,32 @@ class ValidationTable:
 
     @property
     def abs_errors(self) -> list[float]:
-        """|error| of every row."""
+        """absolute error of every row."""
         return [abs(r.error) for r in self.rows]
 
     @property
     def median_abs_error(self) -> float:
-        """Median |error| of tokens/s per GPU."""
+        """Median absolute error of tokens/s per GPU."""
         return float(statistics.median(self.abs_errors))
 
     @property
     def mean_abs_error(self) -> float:
-        """Mean |error| of tokens/s per GPU."""
+        """Mean absolute error of tokens/s per GPU."""
         return float(statistics.fmean(self.abs_errors))
 
     def fraction_within(self, bound: float) -> float:
-        """Fraction of rows with |error| <= ``bound``."""
+        """Fraction of rows with absolute error <= ``bound``."""
         errs = self.abs_errors
         return sum(e <= bound for e in errs) / len(errs)
 
     @property
     def korthikanti_mean_step_error(self) -> float:
-        """Mean |step-time error| of the 8 Korthikanti et al. 2022 iteration-time cases."""
+        """Mean absolute step-time error of the 8 Korthikanti et al. 2022 iteration-time cases."""
         errs = [abs(r.step_error) for r in self.rows if _is_korthikanti_time(r.id)]
         return float(statistics.fmean(errs)) if errs else math.nan
 
     def worst(self, n: int = 5) -> list[TrainingRow]:
-        """The ``n`` rows with the largest |error|."""
+        """The ``n`` rows with the largest absolute error."""
         return sorted(self.rows, key=lambda r: -abs(r.error))[:n]
 
     def summary(self) -> dict[str, float]:
@@ -289,7 +289,7 @@ class ValidationTable:
             )
         s = self.summary()
         lines.append(
-            f"{len(self.rows)} cases ({len(self.excluded)} excluded): median |error| "
+            f"{len(self.rows)} cases ({len(self.excluded)} excluded): median absolute error "
             f"{s['median_abs_error']:.1%}, mean {s['mean_abs_error']:.1%}, within 20 % "
             f"{s['within_20']:.0%}, within 10 % {s['within_10']:.0%}; Korthikanti mean "
             f"step-time error {s['korthikanti_mean_step_error']:.1%}"
