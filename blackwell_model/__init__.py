@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from . import catalog, errors, solvers, study, topology, units
+from . import catalog, errors, plot, solvers, study, topology, units
 from .errors import (
     BlackwellModelError,
     InfeasibleLayoutError,
@@ -115,6 +115,7 @@ __all__ = [
     "errors",
     "inference_energy",
     "inference_sweep",
+    "plot",
     "predict_inference",
     "predict_training",
     "predict_training_run",

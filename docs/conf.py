@@ -24,6 +24,8 @@ extensions = [
     "bm_catalog",
     "bm_inference",
     "bm_validation",
+    "bm_coverage",
+    "bm_plots",
 ]
 
 numpydoc_show_class_members = False

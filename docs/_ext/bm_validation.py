@@ -14,8 +14,9 @@ statistics, and the excluded cases with their reasons.  Options:
     Only the excluded cases, with their reasons.
 
 When the build starts the extension also draws
-``_static/validation_scatter.png`` with ``examples/validation_scatter.py``
-(skipped without matplotlib).  The table comes from :func:`blackwell_model.validation.validation_table` with
+``_static/validation_scatter.png`` with
+:func:`blackwell_model.plot.predicted_vs_measured`, the figure of
+``examples/validation_scatter.py`` (skipped without matplotlib).  The table comes from :func:`blackwell_model.validation.validation_table` with
 the shipped (calibrated) defaults, so it always matches the code.  Add
 ``docs/_ext`` to ``sys.path`` and ``"bm_validation"`` to ``extensions`` in
 ``conf.py``.
@@ -122,18 +123,25 @@ class ValidationTable(SphinxDirective):
 
 
 def _make_plot(app: Sphinx) -> None:
-    """Draw ``_static/validation_scatter.png`` with ``examples/validation_scatter.py``."""
-    import runpy
+    """Draw ``_static/validation_scatter.png`` with :func:`blackwell_model.plot.predicted_vs_measured`."""
     from pathlib import Path
 
-    script = Path(app.srcdir).parent / "examples" / "validation_scatter.py"
-    out = Path(app.srcdir) / "_static" / "validation_scatter.png"
     try:
-        ns = runpy.run_path(str(script))
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
     except ImportError:  # matplotlib (the plot extra) missing: no figure
         return
+    from blackwell_model.plot import predicted_vs_measured
+    from blackwell_model.validation import validation_table
+
+    out = Path(app.srcdir) / "_static" / "validation_scatter.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    ns["main"]([str(out)])
+    fig, ax = plt.subplots(figsize=(6.8, 6.2), layout="constrained")
+    predicted_vs_measured(validation_table(), ax=ax)
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
