@@ -327,6 +327,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _common(p: argparse.ArgumentParser, *, json_output: bool = True) -> None:
+    """Options every subcommand shares: ``--json`` and ``--parts``."""
+    if json_output:
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--parts",
+        action="append",
+        metavar="FILE",
+        help="load parts and models from a TOML file (catalog format) first; repeatable",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blackwell-model",
@@ -339,10 +351,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", help=f"one of: {', '.join(catalog.KINDS)}")
     p.add_argument("name", nargs="?", help="entry name (case-insensitive)")
     p.add_argument("--table", action="store_true", help="the accelerators side by side")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--parts", action="append", metavar="FILE", help="load parts from a TOML file first"
-    )
+    _common(p)
     p.set_defaults(func=_cmd_catalog)
 
     p = sub.add_parser(
@@ -410,13 +419,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report even if the layout does not fit in memory",
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--parts",
-        action="append",
-        metavar="FILE",
-        help="load parts and models from a TOML file first",
-    )
+    _common(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -468,13 +471,7 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=["bf16", "fp16", "fp8", "fp4"],
         help="KV-cache precision (default: the activations')",
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--parts",
-        action="append",
-        metavar="FILE",
-        help="load parts and models from a TOML file first",
-    )
+    _common(p)
     p.set_defaults(func=_cmd_infer)
 
     p = sub.add_parser(
@@ -514,13 +511,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--top", type=_positive_int, default=10, help="rows to show (default: %(default)s)"
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--parts",
-        action="append",
-        metavar="FILE",
-        help="load parts and models from a TOML file first",
-    )
+    _common(p)
     p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser(
@@ -588,13 +579,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="answer length (default: %(default)s)",
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument(
-        "--parts",
-        action="append",
-        metavar="FILE",
-        help="load parts and models from a TOML file first",
-    )
+    _common(p)
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser(
@@ -616,9 +601,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", default=None, help="output file (default: JSON to standard output)"
     )
-    p.add_argument(
-        "--parts", action="append", metavar="FILE", help="load parts from a TOML file first"
-    )
+    _common(p, json_output=False)
     p.set_defaults(func=_cmd_graph)
     return parser
 
