@@ -36,7 +36,9 @@ __all__ = [
     "CANONICAL",
     "Q_",
     "Quantity",
+    "finite_non_negative",
     "format_quantity",
+    "fraction",
     "in_range",
     "non_negative",
     "parse_quantity",
@@ -188,9 +190,7 @@ def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quanti
     key = _canonical_key(unit)
     if isinstance(value, pint.Quantity):
         mag = value.magnitude
-        units: Any = (
-            value._units if value._REGISTRY is ureg else ureg.Unit(str(value.units))._units
-        )
+        units: Any = value._units if value._REGISTRY is ureg else ureg.Unit(str(value.units))._units
     elif isinstance(value, str):
         try:
             mag, units = _parse_string(value)
@@ -276,6 +276,31 @@ def non_negative(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # 
     if mag is not None and mag < 0:
         zero = f"0 {value.units:~P}" if isinstance(value, pint.Quantity) else "0"
         raise SpecError(f"{attribute.name} must be >= {zero}, got {format_quantity(value)}")
+
+
+def _plain_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fraction(*, open_low: bool = False) -> Callable[[Any, Any, Any], None]:
+    """attrs validator factory for plain-number fractions: [0, 1], or (0, 1] with ``open_low``.
+
+    Booleans, NaN and infinities are refused; the message names the field.
+    """
+
+    def check(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+        ok = _plain_number(value) and (value > 0.0 if open_low else value >= 0.0) and value <= 1.0
+        if not ok:
+            interval = "(0, 1]" if open_low else "[0, 1]"
+            raise SpecError(f"{attribute.name} must be a fraction in {interval}, got {value!r}")
+
+    return check
+
+
+def finite_non_negative(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    """attrs validator for a plain finite number >= 0 (booleans refused)."""
+    if not (_plain_number(value) and value >= 0.0):
+        raise SpecError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
 def in_range(low: float, high: float) -> Callable[[Any, Any, Any], None]:

@@ -20,7 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SpecError
+from ..units import finite_non_negative, fraction
 from ..workload.operators import Operator, OpKind
+
+_OPEN_FRACTION = fraction(open_low=True)
 
 __all__ = ["DEFAULT_EFFICIENCY", "Efficiency", "EfficiencyModel"]
 
@@ -28,19 +31,6 @@ __all__ = ["DEFAULT_EFFICIENCY", "Efficiency", "EfficiencyModel"]
 #: each in (0, 1]: the fraction of peak FLOP/s and of peak memory bandwidth the
 #: kernel achieves.
 EfficiencyModel = Callable[[Operator], tuple[float, float]]
-
-
-def _fraction(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if (
-        not (isinstance(value, int | float) and not isinstance(value, bool))
-        or not 0.0 < value <= 1.0
-    ):
-        raise SpecError(f"{attribute.name} must be a fraction in (0, 1], got {value!r}")
-
-
-def _non_negative(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if not (isinstance(value, int | float) and not isinstance(value, bool)) or not value >= 0.0:
-        raise SpecError(f"{attribute.name} must be a number >= 0, got {value!r}")
 
 
 def _tile(inst: Any, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
@@ -136,17 +126,17 @@ class Efficiency:
     >>> slow_hbm = attrs.evolve(eff, hbm=0.8)
     """
 
-    gemm_max: float = attrs.field(default=0.70, validator=_fraction)
+    gemm_max: float = attrs.field(default=0.70, validator=_OPEN_FRACTION)
     tile_m: int = attrs.field(default=64, validator=_tile)
     tile_n: int = attrs.field(default=128, validator=_tile)
-    k_overhead: float = attrs.field(default=64.0, validator=_non_negative)
+    k_overhead: float = attrs.field(default=64.0, validator=finite_non_negative)
     compute_units: int = attrs.field(default=132, validator=_units)
-    attention: float = attrs.field(default=0.55, validator=_fraction)
-    attention_backward: float = attrs.field(default=0.40, validator=_fraction)
-    vector: float = attrs.field(default=0.07, validator=_fraction)
-    hbm: float = attrs.field(default=0.90, validator=_fraction)
-    elementwise: float = attrs.field(default=0.80, validator=_fraction)
-    overhead_s: float = attrs.field(default=0.0, validator=_non_negative)
+    attention: float = attrs.field(default=0.55, validator=_OPEN_FRACTION)
+    attention_backward: float = attrs.field(default=0.40, validator=_OPEN_FRACTION)
+    vector: float = attrs.field(default=0.07, validator=_OPEN_FRACTION)
+    hbm: float = attrs.field(default=0.90, validator=_OPEN_FRACTION)
+    elementwise: float = attrs.field(default=0.80, validator=_OPEN_FRACTION)
+    overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
 
     def gemm(
         self,

@@ -59,7 +59,9 @@ import pint
 
 from ..errors import SpecError
 from ..hardware.system import Cluster, Cooling
-from ..units import Q_, format_quantity, parse_quantity
+from ..units import Q_, finite_non_negative, format_quantity, fraction, parse_quantity
+
+_FRACTION = fraction()
 
 __all__ = [
     "DEFAULT_INFERENCE_ACTIVITY",
@@ -100,16 +102,6 @@ _S_PER_H = 3600.0
 # --------------------------------------------------------------------- checks
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _fraction(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if not (_number(value) and 0.0 <= value <= 1.0):
-        raise SpecError(f"{attribute.name} must be a fraction in [0, 1], got {value!r}")
-
-
-def _non_negative(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if not (_number(value) and value >= 0.0):
-        raise SpecError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
 def _pue(inst: Any, attribute: attrs.Attribute, value: float | None) -> None:  # type: ignore[type-arg]
@@ -178,8 +170,8 @@ class PhaseActivity:
         Fraction of the phase during which HBM streams data, in [0, 1].
     """
 
-    compute: float = attrs.field(validator=_fraction)
-    memory: float = attrs.field(validator=_fraction)
+    compute: float = attrs.field(validator=_FRACTION)
+    memory: float = attrs.field(validator=_FRACTION)
 
 
 _COMM = PhaseActivity(0.15, 0.4)
@@ -297,18 +289,20 @@ class PowerModel:
     <Quantity(500.0, 'watt')>
     """
 
-    idle_fraction: float = attrs.field(default=0.11, validator=_fraction)
-    compute_share: float = attrs.field(default=0.8, validator=_fraction)
-    cpu_idle_fraction: float = attrs.field(default=0.3, validator=_fraction)
-    cpu_load: float = attrs.field(default=0.3, validator=_fraction)
+    idle_fraction: float = attrs.field(default=0.11, validator=_FRACTION)
+    compute_share: float = attrs.field(default=0.8, validator=_FRACTION)
+    cpu_idle_fraction: float = attrs.field(default=0.3, validator=_FRACTION)
+    cpu_load: float = attrs.field(default=0.3, validator=_FRACTION)
     host_tdp_per_accelerator: pint.Quantity = _q_attr("W", "87.5 W", _q_non_negative)
-    nic_power_per_bandwidth: float = attrs.field(default=0.085, validator=_non_negative)
-    fabric_switch_power_per_bandwidth: float = attrs.field(default=0.067, validator=_non_negative)
-    scale_up_switch_power_per_bandwidth: float = attrs.field(
-        default=0.0069, validator=_non_negative
+    nic_power_per_bandwidth: float = attrs.field(default=0.085, validator=finite_non_negative)
+    fabric_switch_power_per_bandwidth: float = attrs.field(
+        default=0.067, validator=finite_non_negative
     )
-    rack_overhead_air: float = attrs.field(default=0.20, validator=_non_negative)
-    rack_overhead_liquid: float = attrs.field(default=0.15, validator=_non_negative)
+    scale_up_switch_power_per_bandwidth: float = attrs.field(
+        default=0.0069, validator=finite_non_negative
+    )
+    rack_overhead_air: float = attrs.field(default=0.20, validator=finite_non_negative)
+    rack_overhead_liquid: float = attrs.field(default=0.15, validator=finite_non_negative)
     pue_air: float = attrs.field(default=1.3, validator=_pue)
     pue_liquid: float = attrs.field(default=1.15, validator=_pue)
     pue: float | None = attrs.field(default=None, validator=_pue)

@@ -69,10 +69,14 @@ from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from ..parallel.inference import InferenceLayout
 from ..topology.span import GroupSpan
+from ..units import finite_non_negative, fraction
 from ..workload.operators import Operator, OpKind, layer_operators, model_operators
 from ..workload.transformer import AttentionKind, LayerType, Transformer
 from ._efficiency import DEFAULT_EFFICIENCY, Efficiency
 from .collectives import CollectiveEfficiency, collective_time, efficiency_for
+
+_FRACTION = fraction()
+_OPEN_FRACTION = fraction(open_low=True)
 
 __all__ = [
     "DECODE_BREAKDOWN_KEYS",
@@ -105,24 +109,6 @@ DECODE_BREAKDOWN_KEYS: tuple[str, ...] = (
 )
 
 _CAT = {k: i for i, k in enumerate(DECODE_BREAKDOWN_KEYS)}
-
-
-def _fraction(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not 0.0 <= value <= 1.0:
-        raise SpecError(f"{attribute.name} must be a fraction in [0, 1], got {value!r}")
-
-
-def _open_fraction(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not 0.0 < value <= 1.0:
-        raise SpecError(f"{attribute.name} must be a fraction in (0, 1], got {value!r}")
-
-
-def _non_negative(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not (math.isfinite(value) and value >= 0.0):
-        raise SpecError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
 def _positive_int(inst: Any, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
@@ -192,12 +178,12 @@ class InferenceEfficiency:
 
     roofline: Efficiency = attrs.field(default=DEFAULT_EFFICIENCY)
     collectives: CollectiveEfficiency | None = None
-    narrow_gemm: float = attrs.field(default=0.80, validator=_open_fraction)
-    step_overhead_s: float = attrs.field(default=0.0, validator=_non_negative)
-    prefill_overhead_s: float = attrs.field(default=15.0e-3, validator=_non_negative)
+    narrow_gemm: float = attrs.field(default=0.80, validator=_OPEN_FRACTION)
+    step_overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
+    prefill_overhead_s: float = attrs.field(default=15.0e-3, validator=finite_non_negative)
     grouped_kv_reads: bool = attrs.field(default=True, converter=bool)
-    tp_overlap: float = attrs.field(default=0.0, validator=_fraction)
-    ep_overlap: float = attrs.field(default=0.0, validator=_fraction)
+    tp_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
+    ep_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
 
 
 #: The calibrated defaults with TensorRT-LLM 0.5-0.9's grouped-query decode
@@ -227,9 +213,9 @@ class InferenceMemoryModel:
         Bytes per logit kept for sampling [B] (FP32: 4).
     """
 
-    memory_utilization: float = attrs.field(default=0.95, validator=_open_fraction)
+    memory_utilization: float = attrs.field(default=0.95, validator=_OPEN_FRACTION)
     prefill_chunk_tokens: int = attrs.field(default=8192, validator=_positive_int)
-    logits_bytes: float = attrs.field(default=4.0, validator=_non_negative)
+    logits_bytes: float = attrs.field(default=4.0, validator=finite_non_negative)
 
 
 @attrs.frozen(kw_only=True, eq=False)

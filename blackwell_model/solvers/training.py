@@ -30,7 +30,6 @@ embedding, LM head and loss, :math:`t_{pp}` the exposed pipeline transfers,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,10 +40,13 @@ from ..errors import SpecError
 from ..hardware.precision import Precision
 from ..parallel.layout import Recompute
 from ..topology.span import GroupSpan
+from ..units import finite_non_negative, fraction
 from ..workload.operators import OpKind, layer_operators, model_operators
 from ._efficiency import Efficiency
 from .collectives import CollectiveEfficiency, collective_time, efficiency_for
 from .roofline import roofline
+
+_FRACTION = fraction()
 
 __all__ = [
     "BREAKDOWN_KEYS",
@@ -115,18 +117,6 @@ CALIBRATED_ROOFLINE = Efficiency(
     attention_backward=0.2545,  # linked: 0.35 x 0.40 / 0.55 (ratio of the priors)
     overhead_s=1.0e-5,  # calibrated: 10 us per kernel (launch and inter-kernel gaps)
 )
-
-
-def _fraction(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if isinstance(value, bool) or not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
-        raise SpecError(f"{attribute.name} must be a fraction in [0, 1], got {value!r}")
-
-
-def _non_negative(inst: Any, attribute: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
-    if isinstance(value, bool) or not (
-        isinstance(value, int | float) and math.isfinite(value) and value >= 0.0
-    ):
-        raise SpecError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
 def _efficiency(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
@@ -209,15 +199,15 @@ class TrainingEfficiency:
     collectives: CollectiveEfficiency | None = attrs.field(default=None, validator=_collective_eff)
     units_from_accelerator: bool = True
     # calibrated (prior 1.0): half of the layer GEMM time at the FP8 rate
-    low_precision_gemm_fraction: float = attrs.field(default=0.5, validator=_fraction)
-    tp_overlap: float = attrs.field(default=0.7, validator=_fraction)  # calibrated (prior 0.5)
-    cp_overlap: float = attrs.field(default=0.8, validator=_fraction)
-    ep_overlap: float = attrs.field(default=0.0, validator=_fraction)
-    dp_overlap: float = attrs.field(default=1.0, validator=_fraction)  # calibrated (prior 0.9)
-    pp_overlap: float = attrs.field(default=0.9, validator=_fraction)
-    grad_reduce_bytes: float = attrs.field(default=4.0, validator=_non_negative)
-    optimizer_bytes: float = attrs.field(default=30.0, validator=_non_negative)
-    step_overhead_s: float = attrs.field(default=0.0, validator=_non_negative)
+    low_precision_gemm_fraction: float = attrs.field(default=0.5, validator=_FRACTION)
+    tp_overlap: float = attrs.field(default=0.7, validator=_FRACTION)  # calibrated (prior 0.5)
+    cp_overlap: float = attrs.field(default=0.8, validator=_FRACTION)
+    ep_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
+    dp_overlap: float = attrs.field(default=1.0, validator=_FRACTION)  # calibrated (prior 0.9)
+    pp_overlap: float = attrs.field(default=0.9, validator=_FRACTION)
+    grad_reduce_bytes: float = attrs.field(default=4.0, validator=finite_non_negative)
+    optimizer_bytes: float = attrs.field(default=30.0, validator=finite_non_negative)
+    step_overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
 
 
 @attrs.frozen(kw_only=True)
