@@ -26,6 +26,7 @@ extensions = [
     "bm_validation",
     "bm_coverage",
     "bm_plots",
+    "bm_examples",
 ]
 
 numpydoc_show_class_members = False
