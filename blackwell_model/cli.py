@@ -364,7 +364,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
     p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
     p.add_argument("--gpus", type=_positive_int, default=64, help="GPUs (default: %(default)s)")
-    for name, default in (("tp", 4), ("pp", 4), ("cp", 1), ("ep", 1), ("vpp", 1)):
+    for name, default in (("tp", 4), ("pp", 4), ("cp", 2), ("ep", 1), ("vpp", 5)):
         p.add_argument(
             f"--{name}",
             type=_positive_int,

@@ -71,6 +71,11 @@ def test_unknown_name_is_one_line_error(capsys):
     assert err.count("\n") == 1 and "did you mean 'H100-SXM'" in err
 
 
+def test_train_on_defaults_fits(capsys):
+    code, out, _ = run(capsys, "train")
+    assert code == 0 and "energy per step" in out
+
+
 def test_train_defaults_and_json(capsys):
     code, out, _ = run(
         capsys, "train", "--json", "--gpus", "64", "--cp", "2", "--vpp", "5", "--precision", "fp8"
@@ -83,7 +88,9 @@ def test_train_defaults_and_json(capsys):
 
 
 def test_train_bad_layout_is_one_line_error(capsys):
-    code, _, err = run(capsys, "train", "--tp", "3", "--dp", "4", "--gpus", "48")
+    code, _, err = run(
+        capsys, "train", "--tp", "3", "--pp", "4", "--cp", "1", "--vpp", "1", "--gpus", "48"
+    )
     assert code == 2 and "[rule: tp_heads]" in err and err.count("\n") == 1
 
 
@@ -127,6 +134,10 @@ def test_user_parts_file(capsys, tmp_path):
         "--tp",
         "2",
         "--pp",
+        "1",
+        "--cp",
+        "1",
+        "--vpp",
         "1",
         "--global-batch",
         "64",

@@ -42,7 +42,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import SpecError, SpecFileError, UnknownNameError
+from ..errors import SpecError, SpecFileError, UnitMismatchError, UnknownNameError
 from ..hardware import (
     CPU,
     Accelerator,
@@ -182,7 +182,7 @@ class _Registry:
             cls: Any = KINDS[entry.kind]()
             try:
                 entry.part = cls.from_dict(entry.raw)
-            except SpecError as exc:
+            except (SpecError, UnitMismatchError) as exc:
                 raise type(exc)(f"{entry.origin}: {exc}") from None
         finally:
             self._building.discard(token)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import attrs
+import pint
 
 from ..errors import SpecError
+from ..units import format_quantity
 from .chip import Accelerator
 from .system import Cluster, Node, ScaleUpDomain, Superchip
 
@@ -74,6 +76,9 @@ def with_accelerator(
     out = _swap(part, acc)
     if name is None:
         what = [acc.name] if accelerator is not None else []
-        what += [f"{k}={v}" for k, v in changes.items()]
+        what += [
+            f"{k}={format_quantity(v) if isinstance(v, pint.Quantity) else v}"
+            for k, v in changes.items()
+        ]
         name = f"{part.name} [{', '.join(what)}]" if what else part.name
     return attrs.evolve(out, name=name)  # type: ignore[no-any-return]

@@ -180,6 +180,14 @@ class Layout(Spec):
         return self.global_batch * self.seq_len
 
     @property
+    def label(self) -> str:
+        """Compact one-line form, e.g. ``'tp8 cp1 pp16 vpp1 dp64 ep1 mb1 bf16 rc=none zero1'``."""
+        return (
+            f"tp{self.tp} cp{self.cp} pp{self.pp} vpp{self.vpp} dp{self.dp} ep{self.ep} "
+            f"mb{self.micro_batch} {self.precision.value} rc={self.recompute.value} zero{self.zero}"
+        )
+
+    @property
     def fsdp(self) -> bool:
         """True for ZeRO stage 3 (fully sharded data parallel)."""
         return self.zero == 3

@@ -173,8 +173,15 @@ class TrainingReport:
             f"  MFU              {self.mfu:.1%}  (HFU {self.hfu:.1%})",
             f"  memory per GPU   {format_quantity(self.memory.total)} of "
             f"{format_quantity(self.memory_capacity)}",
-            "  breakdown:",
         ]
+        if self.energy is not None:
+            lines += [
+                f"  energy per step  {format_quantity(self.energy_per_step)} "
+                f"({format_quantity(self.energy_per_token)} per token, PUE {self.energy.pue:g})",
+                f"  power            {format_quantity(self.average_power)} average, "
+                f"{format_quantity(self.peak_power)} peak",
+            ]
+        lines.append("  breakdown:")
         for k, v in self.breakdown.items():
             if v.m > 0:
                 lines.append(f"    {k:<16} {format_quantity(v):>10}  {v.m / self.step_time.m:6.1%}")

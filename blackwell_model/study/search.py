@@ -312,8 +312,28 @@ class SearchResult:
                 )
             lines.append(f"  (memory per GPU of {format_quantity(cap)})")
         else:
-            lines.append("  no feasible layout")
+            lines.append("  no feasible layout: " + self.why_none())
         return "\n".join(lines)
+
+    def why_none(self) -> str:
+        """One sentence on why nothing is feasible (empty when something is)."""
+        if self.feasible:
+            return ""
+        main = max(self.rejected, key=lambda rule: self.rejected[rule]) if self.rejected else ""
+        if self.rejected.get("gpus_divide", 0) + self.rejected.get("batch", 0) >= self.enumerated:
+            return (
+                f"no layout uses exactly {self.gpus} GPUs with a global batch of "
+                f"{self.global_batch}; if the cluster was rounded up to whole scale-up domains, "
+                "pass gpus= with the count you want to use"
+            )
+        if "memory" in self.rejected:
+            need = format_quantity(Q_(self.min_memory_rejected_B, "B"))
+            cap = format_quantity(Q_(self.memory_capacity_B, "B"))
+            return (
+                f"the leanest layout that divides still needs {need} per GPU of {cap}; use "
+                "more GPUs, recomputation, ZeRO stages or a smaller micro-batch"
+            )
+        return f"most candidates break the {main!r} rule: {self.reasons.get(main, '')}"
 
 
 # ------------------------------------------------------------- enumeration

@@ -84,8 +84,9 @@ class Hierarchy:
             return np.arange(len(self.devices), dtype=np.int64)
         members = group if isinstance(group, list | tuple) else list(group)
         try:
-            ranks = np.fromiter(map(self.index.__getitem__, members), dtype=np.int64,
-                                count=len(members))
+            ranks = np.fromiter(
+                map(self.index.__getitem__, members), dtype=np.int64, count=len(members)
+            )
         except (KeyError, TypeError):
             ranks = np.array([self._rank(graph, d) for d in members], dtype=np.int64)
         if len(ranks) > 1:
@@ -137,9 +138,7 @@ def unknown_node(graph: nx.DiGraph, node: Any) -> TopologyError:
     if isinstance(node, str) and isinstance(example, str):
         prefix_node = node.split("/", 1)[0]
         prefix_example = example.split("/", 1)[0]
-        if node.count("/") != example.count("/") or (
-            prefix_node[:1] != prefix_example[:1]
-        ):
+        if node.count("/") != example.count("/") or (prefix_node[:1] != prefix_example[:1]):
             hint = (
                 "; it looks like an id from a graph of another kind of part (ids are relative "
                 "to the object given to to_graph), so the group may mix graphs"

@@ -276,8 +276,17 @@ def _add_tray(
     gpus = [f"{prefix}gpu{g}" for g in range(n)]
     cpus = [f"{prefix}cpu{c}" for c in range(node.cpus)]
     for g, gid in enumerate(gpus):
-        b.add(gid, _gpu_attrs(acc, rank=rank0 + g, domain=domain, tray=tray, local=g,
-                              superchip=g // per if per else -1))
+        b.add(
+            gid,
+            _gpu_attrs(
+                acc,
+                rank=rank0 + g,
+                domain=domain,
+                tray=tray,
+                local=g,
+                superchip=g // per if per else -1,
+            ),
+        )
     for c, cid in enumerate(cpus):
         b.add(cid, {"kind": "cpu", "spec": node.cpu, "domain": domain, "tray": tray, "index": c})
     if sc is not None:
@@ -318,7 +327,9 @@ def _spread(links: int, switches: int) -> list[int]:
     return counts
 
 
-def _wire_domain(b: _Builder, dom: ScaleUpDomain, gpus: list[str], prefix: str, domain: int) -> None:
+def _wire_domain(
+    b: _Builder, dom: ScaleUpDomain, gpus: list[str], prefix: str, domain: int
+) -> None:
     n = len(gpus)
     if n < 2 or dom.link is None:
         return
@@ -341,7 +352,10 @@ def _wire_domain(b: _Builder, dom: ScaleUpDomain, gpus: list[str], prefix: str, 
         sids = [f"{prefix}{label}{s}" for s in range(dom.switches)]
         up_pairs, down_pairs = [], []
         for s, sid in enumerate(sids):
-            b.add(sid, {"kind": "switch", "spec": sw, "tier": "scale_up", "index": s, "domain": domain})
+            b.add(
+                sid,
+                {"kind": "switch", "spec": sw, "tier": "scale_up", "index": s, "domain": domain},
+            )
             c = counts[s]
             if not c:
                 continue
@@ -399,8 +413,9 @@ def _add_domain(
     nics: list[list[str]] = []
     per_tray = dom.node.accelerators
     for t in range(dom.nodes):
-        g, n = _add_tray(b, dom.node, f"{prefix}tray{t}/", domain=domain, tray=t,
-                         rank0=rank0 + t * per_tray)
+        g, n = _add_tray(
+            b, dom.node, f"{prefix}tray{t}/", domain=domain, tray=t, rank0=rank0 + t * per_tray
+        )
         gpus.extend(g)
         nics.extend(n)
     _wire_domain(b, dom, gpus, prefix, domain)
@@ -556,9 +571,18 @@ def _plan_fat_tree(cluster: Cluster) -> _FatTree:
                 f"cluster has {cluster.gpus}; add a tier or use a larger switch"
             )
         return _FatTree(
-            tiers=1, radix=k, rails=0, aligned=True, leaf=np.zeros(cluster.gpus, dtype=np.int64),
-            leaves=1, leaves_per_pod=1, pods=1, spines_per_pod=0, leaf_spine_links=0,
-            cores_per_group=0, spine_core_links=0,
+            tiers=1,
+            radix=k,
+            rails=0,
+            aligned=True,
+            leaf=np.zeros(cluster.gpus, dtype=np.int64),
+            leaves=1,
+            leaves_per_pod=1,
+            pods=1,
+            spines_per_pod=0,
+            leaf_spine_links=0,
+            cores_per_group=0,
+            spine_core_links=0,
         )
     lpp_max = k // 2
     failure = ""
@@ -578,9 +602,18 @@ def _plan_fat_tree(cluster: Cluster) -> _FatTree:
                 continue
             spines = _fewest_switches(up, leaves, k)
             return _FatTree(
-                tiers=2, radix=k, rails=rails, aligned=aligned, leaf=leaf, leaves=leaves,
-                leaves_per_pod=leaves, pods=1, spines_per_pod=spines,
-                leaf_spine_links=up // spines, cores_per_group=0, spine_core_links=0,
+                tiers=2,
+                radix=k,
+                rails=rails,
+                aligned=aligned,
+                leaf=leaf,
+                leaves=leaves,
+                leaves_per_pod=leaves,
+                pods=1,
+                spines_per_pod=spines,
+                leaf_spine_links=up // spines,
+                cores_per_group=0,
+                spine_core_links=0,
             )
         lpp = (lpp_max // unit) * unit if aligned and unit <= lpp_max else lpp_max
         pods = math.ceil(leaves / lpp)
@@ -596,9 +629,18 @@ def _plan_fat_tree(cluster: Cluster) -> _FatTree:
         spine_up = in_pod * (up // spines)
         cores = _fewest_switches(spine_up, pods, k)
         return _FatTree(
-            tiers=3, radix=k, rails=rails, aligned=aligned, leaf=leaf, leaves=leaves,
-            leaves_per_pod=lpp, pods=pods, spines_per_pod=spines, leaf_spine_links=up // spines,
-            cores_per_group=cores, spine_core_links=spine_up // cores,
+            tiers=3,
+            radix=k,
+            rails=rails,
+            aligned=aligned,
+            leaf=leaf,
+            leaves=leaves,
+            leaves_per_pod=lpp,
+            pods=pods,
+            spines_per_pod=spines,
+            leaf_spine_links=up // spines,
+            cores_per_group=cores,
+            spine_core_links=spine_up // cores,
         )
     raise TopologyError(failure)
 
@@ -610,7 +652,8 @@ def _fabric_levels(cluster: Cluster) -> dict[str, SpanLevel]:
         return {}
     m = node.nics_per_accelerator
     nic_Bps = min(  # noqa: N806 - unit suffix (STYLE.md)
-        node.nic.bandwidth_Bps, float(fab.switch.port_bandwidth.m))
+        node.nic.bandwidth_Bps, float(fab.switch.port_bandwidth.m)
+    )
     sw_lat = float(fab.switch.latency.m)
     cable_lat = fab.link.latency_s if fab.link is not None else 0.0
     names = {1: ("fabric",), 2: ("leaf", "fabric"), 3: ("leaf", "pod", "fabric")}[fab.tiers]
@@ -650,11 +693,17 @@ def _add_fabric(
 
     leaf_ids = [f"fabric/leaf{i}" for i in range(plan.leaves)]
     for i, lid in enumerate(leaf_ids):
-        b.add(lid, {
-            "kind": "switch", "spec": sw, "tier": "leaf", "index": i,
-            "pod": i // plan.leaves_per_pod if plan.tiers == 3 else -1,
-            "rail": i % plan.rails if plan.rails else -1,
-        })
+        b.add(
+            lid,
+            {
+                "kind": "switch",
+                "spec": sw,
+                "tier": "leaf",
+                "index": i,
+                "pod": i // plan.leaves_per_pod if plan.tiers == 3 else -1,
+                "rail": i % plan.rails if plan.rails else -1,
+            },
+        )
     # NIC cables: half the NIC latency on each, plus the leaf's latency going in.
     nic = node.nic
     per_link = min(nic.bandwidth_Bps, float(sw.port_bandwidth.m))
@@ -678,13 +727,20 @@ def _add_fabric(
         up = b.data(cable, plan.leaf_spine_links, cable.latency_s + sw_lat, "scale_out")
         spine_ids = [f"fabric/spine{j}" for j in range(plan.pods * plan.spines_per_pod)]
         for j, sid in enumerate(spine_ids):
-            b.add(sid, {
-                "kind": "switch", "spec": sw, "tier": "spine", "index": j,
-                "pod": j // plan.spines_per_pod if plan.tiers == 3 else -1, "rail": -1,
-            })
+            b.add(
+                sid,
+                {
+                    "kind": "switch",
+                    "spec": sw,
+                    "tier": "spine",
+                    "index": j,
+                    "pod": j // plan.spines_per_pod if plan.tiers == 3 else -1,
+                    "rail": -1,
+                },
+            )
         for p in range(plan.pods):
-            pod_leaves = leaf_ids[p * plan.leaves_per_pod:(p + 1) * plan.leaves_per_pod]
-            pod_spines = spine_ids[p * plan.spines_per_pod:(p + 1) * plan.spines_per_pod]
+            pod_leaves = leaf_ids[p * plan.leaves_per_pod : (p + 1) * plan.leaves_per_pod]
+            pod_spines = spine_ids[p * plan.spines_per_pod : (p + 1) * plan.spines_per_pod]
             for lid in pod_leaves:
                 b.succ[lid].update(dict.fromkeys(pod_spines, up))
                 b.pred[lid].update(dict.fromkeys(pod_spines, up))
@@ -696,11 +752,20 @@ def _add_fabric(
             cpg = plan.cores_per_group
             core_ids = [f"fabric/core{c}" for c in range(plan.spines_per_pod * cpg)]
             for c, cid in enumerate(core_ids):
-                b.add(cid, {"kind": "switch", "spec": sw, "tier": "core", "index": c, "pod": -1,
-                            "rail": -1})
+                b.add(
+                    cid,
+                    {
+                        "kind": "switch",
+                        "spec": sw,
+                        "tier": "core",
+                        "index": c,
+                        "pod": -1,
+                        "rail": -1,
+                    },
+                )
             for g in range(plan.spines_per_pod):
-                group = core_ids[g * cpg:(g + 1) * cpg]
-                spines = spine_ids[g::plan.spines_per_pod]
+                group = core_ids[g * cpg : (g + 1) * cpg]
+                spines = spine_ids[g :: plan.spines_per_pod]
                 for sid in spines:
                     b.succ[sid].update(dict.fromkeys(group, c_up))
                     b.pred[sid].update(dict.fromkeys(group, c_up))
@@ -802,15 +867,29 @@ def to_graph(obj: Superchip | Node | ScaleUpDomain | Cluster) -> nx.DiGraph:
         gpus = _add_superchip(b, obj)
         sc_level = _superchip_level(obj, None)
         ranks = np.arange(len(gpus))
-        return _finish(b, obj, kind="superchip", gpus=gpus, keys={"superchip": ranks * 0},
-                       levels={"superchip": sc_level}, relay=relay)
+        return _finish(
+            b,
+            obj,
+            kind="superchip",
+            gpus=gpus,
+            keys={"superchip": ranks * 0},
+            levels={"superchip": sc_level},
+            relay=relay,
+        )
     if isinstance(obj, Node):
         gpus, _ = _add_tray(b, obj, "", domain=0, tray=0, rank0=0)
         sc = obj.superchip
         ranks = np.arange(len(gpus))
         key = ranks // sc.accelerators if sc is not None else ranks
-        return _finish(b, obj, kind="node", gpus=gpus, keys={"superchip": key},
-                       levels={"superchip": _superchip_level(sc, None)}, relay=relay)
+        return _finish(
+            b,
+            obj,
+            kind="node",
+            gpus=gpus,
+            keys={"superchip": key},
+            levels={"superchip": _superchip_level(sc, None)},
+            relay=relay,
+        )
     if isinstance(obj, ScaleUpDomain):
         dom = obj
         if dom.topology is DomainTopology.TORUS:
@@ -823,9 +902,15 @@ def to_graph(obj: Superchip | Node | ScaleUpDomain | Cluster) -> nx.DiGraph:
             "superchip": ranks // sc.accelerators if sc is not None else ranks,
             "scale_up": ranks * 0,
         }
-        return _finish(b, dom, kind="domain", gpus=gpus, keys=keys,
-                       levels={"superchip": _superchip_level(sc, su), "scale_up": su},
-                       relay=relay)
+        return _finish(
+            b,
+            dom,
+            kind="domain",
+            gpus=gpus,
+            keys=keys,
+            levels={"superchip": _superchip_level(sc, su), "scale_up": su},
+            relay=relay,
+        )
     if isinstance(obj, Cluster):
         return _cluster_graph(b, obj)
     raise TopologyError(
@@ -872,8 +957,9 @@ def _cluster_graph(b: _Builder, cluster: Cluster) -> nx.DiGraph:
     if plan is not None:
         _add_fabric(b, cluster, plan, gpus, nics)
     keys, levels = _cluster_index(cluster, plan)
-    return _finish(b, cluster, kind="cluster", gpus=gpus, keys=keys, levels=levels,
-                   relay=frozenset(relay))
+    return _finish(
+        b, cluster, kind="cluster", gpus=gpus, keys=keys, levels=levels, relay=frozenset(relay)
+    )
 
 
 def cluster_spans(obj: Superchip | Node | ScaleUpDomain | Cluster) -> Hierarchy:
@@ -915,11 +1001,15 @@ def cluster_spans(obj: Superchip | Node | ScaleUpDomain | Cluster) -> Hierarchy:
         gpn = dom.node.accelerators
         ids = [
             f"d{d}/tray{t}/gpu{g}"
-            for d in range(obj.domains) for t in range(dom.nodes) for g in range(gpn)
+            for d in range(obj.domains)
+            for t in range(dom.nodes)
+            for g in range(gpn)
         ]
         kept = {k: v for k, v in levels.items() if v is not None}
         return Hierarchy(
-            kind="cluster", name=obj.name, devices=tuple(ids),
+            kind="cluster",
+            name=obj.name,
+            devices=tuple(ids),
             index={gid: r for r, gid in enumerate(ids)},
             keys={k: np.asarray(v, dtype=np.int64) for k, v in keys.items() if k in kept},
             levels=kept,
@@ -1003,10 +1093,15 @@ def add_link(
             )
         else:
             s = spec if spec is not None else old.get("spec")
-            per_link = s.bandwidth_Bps if isinstance(s, LinkSpec) else old["bandwidth"] / old["links"]
+            per_link = (
+                s.bandwidth_Bps if isinstance(s, LinkSpec) else old["bandwidth"] / old["links"]
+            )
             new = EdgeData(
-                {**old, "bandwidth": old["bandwidth"] + links * per_link,
-                 "links": old.get("links", 1) + links}
+                {
+                    **old,
+                    "bandwidth": old["bandwidth"] + links * per_link,
+                    "links": old.get("links", 1) + links,
+                }
             )
             graph.remove_edge(a, c)
         graph.add_edge(a, c)
@@ -1038,14 +1133,15 @@ def remove_link(
             raise TopologyError(f"there is no edge {a!r} -> {c!r} to remove a link from")
         have = int(old.get("links", 1))
         if links > have:
-            raise TopologyError(
-                f"edge {a!r} -> {c!r} has {have} link(s), cannot remove {links}"
-            )
+            raise TopologyError(f"edge {a!r} -> {c!r} has {have} link(s), cannot remove {links}")
         graph.remove_edge(a, c)
         if links < have:
             new = EdgeData(
-                {**old, "bandwidth": old["bandwidth"] * (have - links) / have,
-                 "links": have - links}
+                {
+                    **old,
+                    "bandwidth": old["bandwidth"] * (have - links) / have,
+                    "links": have - links,
+                }
             )
             graph.add_edge(a, c)
             graph._succ[a][c] = new

@@ -24,8 +24,10 @@ def layered_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     rows: dict[float, list[str]] = {}
     for n, d in graph.nodes(data=True):
         kind = d.get("kind", "")
-        row = _ROW.get(d.get("tier", ""), _ROW.get(kind, 7.0)) if kind == "switch" else _ROW.get(
-            kind, 7.0
+        row = (
+            _ROW.get(d.get("tier", ""), _ROW.get(kind, 7.0))
+            if kind == "switch"
+            else _ROW.get(kind, 7.0)
         )
         rows.setdefault(row, []).append(n)
     pos = {}
@@ -36,8 +38,9 @@ def layered_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     return pos
 
 
-def draw(graph: nx.DiGraph, *, ax: Any = None, labels: bool | None = None,
-         max_nodes: int = 3000) -> Any:
+def draw(
+    graph: nx.DiGraph, *, ax: Any = None, labels: bool | None = None, max_nodes: int = 3000
+) -> Any:
     """Draw the graph of a rack or a small cluster in layers; returns the Axes.
 
     Parameters
@@ -80,10 +83,18 @@ def draw(graph: nx.DiGraph, *, ax: Any = None, labels: bool | None = None,
     for u, v in undirected:
         d = graph.edges[u, v] if graph.has_edge(u, v) else graph.edges[v, u]
         widths.append(0.3 + min(float(d.get("links", 1)), 10.0) * 0.2)
-    nx.draw_networkx_edges(graph.to_undirected(as_view=True), pos, edgelist=list(undirected),
-                           width=widths, alpha=0.3, ax=ax, arrows=False)
-    nx.draw_networkx_nodes(graph, pos, node_color=colors, node_size=max(5, 3000 // max(n, 1)),
-                           ax=ax)
+    nx.draw_networkx_edges(
+        graph.to_undirected(as_view=True),
+        pos,
+        edgelist=list(undirected),
+        width=widths,
+        alpha=0.3,
+        ax=ax,
+        arrows=False,
+    )
+    nx.draw_networkx_nodes(
+        graph, pos, node_color=colors, node_size=max(5, 3000 // max(n, 1)), ax=ax
+    )
     if labels if labels is not None else n <= 100:
         nx.draw_networkx_labels(graph, pos, font_size=6, ax=ax)
     ax.set_title(str(graph.graph.get("name", "")))

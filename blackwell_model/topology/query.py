@@ -130,17 +130,19 @@ def _max_flow(graph: nx.DiGraph, s: str, t: str, plane: str) -> float:
 
     def forward(x: str) -> Iterable[str]:
         for y, d in succ[x].items():
-            if plane_of(d) == plane and d["bandwidth"] - flow.get((x, y), 0.0) > 1e-9 * d[
-                "bandwidth"
-            ]:
+            if (
+                plane_of(d) == plane
+                and d["bandwidth"] - flow.get((x, y), 0.0) > 1e-9 * d["bandwidth"]
+            ):
                 yield y
         yield from pushed_from.get(x, ())
 
     def backward(y: str) -> Iterable[str]:
         for x, d in pred[y].items():
-            if plane_of(d) == plane and d["bandwidth"] - flow.get((x, y), 0.0) > 1e-9 * d[
-                "bandwidth"
-            ]:
+            if (
+                plane_of(d) == plane
+                and d["bandwidth"] - flow.get((x, y), 0.0) > 1e-9 * d["bandwidth"]
+            ):
                 yield x
         yield from pushed_to.get(y, ())
 
@@ -554,7 +556,9 @@ def bisection_bandwidth(graph: nx.DiGraph, devices: Iterable[str | int] | None =
     return bisection_of(hierarchy_of(graph), devices, graph)
 
 
-def span_of(h: Hierarchy, devices: Iterable[str | int], graph: nx.DiGraph | None = None) -> GroupSpan:
+def span_of(
+    h: Hierarchy, devices: Iterable[str | int], graph: nx.DiGraph | None = None
+) -> GroupSpan:
     """:func:`group_span` on a :class:`Hierarchy` (``graph`` only improves messages)."""
     ranks = h.ranks(graph, devices)
     if len(ranks) == 0:
@@ -583,8 +587,9 @@ def bisection_of(
     h: Hierarchy, devices: Iterable[str | int] | None = None, graph: nx.DiGraph | None = None
 ) -> float:
     """:func:`bisection_bandwidth` on a :class:`Hierarchy`."""
-    ranks = (np.arange(len(h.devices), dtype=np.int64) if devices is None
-             else h.ranks(graph, devices))
+    ranks = (
+        np.arange(len(h.devices), dtype=np.int64) if devices is None else h.ranks(graph, devices)
+    )
     n = len(ranks)
     if n < 2:
         return 0.0

@@ -445,3 +445,13 @@ def test_to_dict_from_dict_round_trip(kind: str, name: str) -> None:
     again = type(part).from_dict(data)
     assert again == part
     assert again.to_dict() == data
+
+
+def test_unit_errors_in_a_file_name_the_file(tmp_path):
+    import blackwell_model as bm
+    from blackwell_model.errors import UnitMismatchError
+
+    path = tmp_path / "bad_units.toml"
+    path.write_text('[link."Bad-Link"]\nkind = "nvlink"\nbandwidth = "50 GB"\nlatency = "1 us"\n')
+    with pytest.raises(UnitMismatchError, match=r"bad_units\.toml.*bandwidth"):
+        bm.catalog.load_toml(path)

@@ -114,12 +114,16 @@ def test_hgx_and_dgx_eight_gpu_boards() -> None:
     dgx_b200 = bm.catalog.system("DGX-B200")
     assert dgx_b200.total_scale_up_bandwidth.m == pytest.approx(14.4 * TB)
     # NVIDIA's 1,440 GB total is binary: 8 x 180 GiB, within the 1 % the driver keeps
-    assert dgx_b200.gpus * dgx_b200.accelerator.memory_capacity.m == pytest.approx(1440 * 2**30, rel=0.01)
+    assert dgx_b200.gpus * dgx_b200.accelerator.memory_capacity.m == pytest.approx(
+        1440 * 2**30, rel=0.01
+    )
     # HGX B200 table: 144 PF FP4 and 72 PF FP8, both sparse.
     assert 8 * dgx_b200.accelerator.peak_flops_per_s("fp4") * 2 == pytest.approx(144 * PFLOPS)
     assert 8 * dgx_b200.accelerator.peak_flops_per_s("fp8") * 2 == pytest.approx(72 * PFLOPS)
     dgx_h200 = bm.catalog.system("DGX-H200")
-    assert dgx_h200.gpus * dgx_h200.accelerator.memory_capacity.m == pytest.approx(1128 * 2**30, rel=0.01)
+    assert dgx_h200.gpus * dgx_h200.accelerator.memory_capacity.m == pytest.approx(
+        1128 * 2**30, rel=0.01
+    )
     # DGX H100/H200: "32 PFLOPs of FP8" (sparse) = 8 x 1,978.9 x 2 TFLOPS.
     assert 8 * dgx_h200.accelerator.peak_flops_per_s("fp8") * 2 == pytest.approx(
         32 * PFLOPS, rel=0.02

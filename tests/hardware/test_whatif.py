@@ -32,3 +32,14 @@ def test_bad_input():
         bm.with_accelerator(rack, "H200-SXM")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="Superchip, Node"):
         bm.with_accelerator(rack.accelerator, rack.accelerator)  # type: ignore[type-var]
+
+
+def test_what_if_name_uses_readable_units():
+    rack = bm.catalog.system("GB200-NVL72")
+    fast = bm.with_accelerator(rack, memory_bandwidth=bm.Q_(16, "TB/s"))
+    assert fast.name == "GB200-NVL72 [memory_bandwidth=16 TB/s]"
+
+
+def test_layout_label():
+    lay = bm.Layout(tp=8, pp=16, dp=64, global_batch=2048, seq_len=8192)
+    assert lay.label == "tp8 cp1 pp16 vpp1 dp64 ep1 mb1 bf16 rc=none zero1"

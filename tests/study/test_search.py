@@ -313,3 +313,16 @@ def test_default_search_of_405b_on_16k_h100_is_fast():
     assert best.tp == 8  # 405B needs the whole NVLink domain for tensor parallelism
     assert best.pp > 1
     assert res.best is not None and res.best.fits
+
+
+def test_why_none_explains_a_rounded_cluster():
+    import blackwell_model as bm
+
+    cluster = bm.catalog.cluster("GB200-NVL72", gpus=4096)  # rounded up to 57 racks, 4104 GPUs
+    res = bm.search_layouts(bm.catalog.model("llama3-8b"), cluster, global_batch=1024, seq_len=4096)
+    assert res.feasible == 0 and "pass gpus=" in res.why_none()
+    assert "pass gpus=" in res.summary()
+    ok = bm.search_layouts(
+        bm.catalog.model("llama3-8b"), cluster, global_batch=1024, seq_len=4096, gpus=4096
+    )
+    assert ok.feasible > 0 and ok.why_none() == ""

@@ -76,8 +76,9 @@ def test_hgx_b200_board_two_nvlink_switch_chips_nine_links_each() -> None:
     dgx = bm.catalog.system("DGX-H100")
     b200 = bm.catalog.accelerator("B200-GB200")
     node = attrs.evolve(dgx.node, accelerator=b200)
-    dom = ScaleUpDomain(name="HGX-B200", node=node, switch=bm.catalog.switch("NVLink-Switch"),
-                        switches=2)
+    dom = ScaleUpDomain(
+        name="HGX-B200", node=node, switch=bm.catalog.switch("NVLink-Switch"), switches=2
+    )
     g = to_graph(dom)
     assert [g.edges["tray0/gpu0", f"nvswitch{s}"]["links"] for s in range(2)] == [9, 9]
     assert g.edges["tray0/gpu0", "nvswitch1"]["bandwidth"] == pytest.approx(9 * 50e9)
@@ -112,8 +113,14 @@ def test_torus_dimension_of_two_aggregates_both_directions() -> None:
 def test_cluster_node_ids_follow_the_hierarchy() -> None:
     c = bm.catalog.cluster("GB200-NVL72", gpus=4 * 72)
     g = to_graph(c)
-    for node in ("d3/tray7/gpu1", "d3/nvswitch5", "d3/tray7/cpu1", "d3/tray7/nic1",
-                 "fabric/leaf12", "fabric/spine0"):
+    for node in (
+        "d3/tray7/gpu1",
+        "d3/nvswitch5",
+        "d3/tray7/cpu1",
+        "d3/tray7/nic1",
+        "fabric/leaf12",
+        "fabric/spine0",
+    ):
         assert node in g
     a = g.nodes["d3/tray7/gpu1"]
     assert (a["domain"], a["tray"], a["local"], a["superchip"]) == (3, 7, 1, 0)
@@ -142,14 +149,19 @@ def test_three_tier_fat_tree_pods_and_cores() -> None:
     assert g.nodes["d5/tray0/gpu0"]["leaf"] == 2  # 2 GPUs per leaf
     assert g.nodes["d5/tray0/gpu0"]["pod"] == 1  # 2 leaves per pod
     assert sorted(g.successors("fabric/spine0")) == [
-        "fabric/core0", "fabric/core1", "fabric/leaf0", "fabric/leaf1"]
+        "fabric/core0",
+        "fabric/core1",
+        "fabric/leaf0",
+        "fabric/leaf1",
+    ]
 
 
 def test_two_to_one_oversubscribed_leaf() -> None:
     # radix 6 at 2:1: 4 down, 2 up per leaf.
     g = to_graph(single_gpu_cluster(16, radix=6, oversubscription=2.0))
-    up = sum(d["links"] for _, v, d in g.out_edges("fabric/leaf0", data=True)
-             if v.startswith("fabric/"))
+    up = sum(
+        d["links"] for _, v, d in g.out_edges("fabric/leaf0", data=True) if v.startswith("fabric/")
+    )
     down = sum(1 for v in g.successors("fabric/leaf0") if g.nodes[v]["kind"] == "nic")
     assert (down, up) == (4, 2)
 
@@ -245,16 +257,16 @@ def test_cluster_too_large_for_the_radix_and_tiers_is_refused() -> None:
 def test_fabric_without_ports_for_the_nics_is_a_topology_error() -> None:
     c = single_gpu_cluster(2, radix=4)
     node = attrs.evolve(c.domain.node, nics_per_accelerator=3)
-    c = Cluster(name="3 NICs", domain=attrs.evolve(c.domain, node=node), domains=2,
-                fabric=c.fabric)
+    c = Cluster(name="3 NICs", domain=attrs.evolve(c.domain, node=node), domains=2, fabric=c.fabric)
     with pytest.raises(TopologyError, match="each accelerator needs 3 NIC ports"):
         to_graph(c)
 
 
 def test_switch_with_too_few_ports_for_its_share_is_a_topology_error() -> None:
     dgx = bm.catalog.system("DGX-H100")
-    small = SwitchSpec(name="NVS-36", kind="nvlink", ports=36, port_bandwidth="25 GB/s",
-                       latency="0 ns")
+    small = SwitchSpec(
+        name="NVS-36", kind="nvlink", ports=36, port_bandwidth="25 GB/s", latency="0 ns"
+    )
     dom = attrs.evolve(dgx, switch=small)  # 4 x 36 = 144 = 8 x 18 ports in all ...
     with pytest.raises(TopologyError, match=r"switch 0 of 4 \(NVS-36\) needs 8 .* = 40 ports"):
         to_graph(dom)  # ... but switch 0 carries 5 links of each GPU
@@ -270,8 +282,14 @@ def test_node_graph_has_nics_and_host_links() -> None:
     g = to_graph(bm.catalog.node("GB200-tray"))
     assert kinds(g) == {"gpu": 4, "cpu": 2, "nic": 4}
     assert g.edges["gpu3", "nic3"]["bandwidth"] == pytest.approx(NIC.bandwidth_Bps)
-    h100_node = Node(name="x", accelerator=bm.catalog.accelerator("H100-SXM"), accelerators=2,
-                     host_link=bm.catalog.link("NVLink-C2C"), cpu=bm.catalog.cpu("Grace"), cpus=1)
+    h100_node = Node(
+        name="x",
+        accelerator=bm.catalog.accelerator("H100-SXM"),
+        accelerators=2,
+        host_link=bm.catalog.link("NVLink-C2C"),
+        cpu=bm.catalog.cpu("Grace"),
+        cpus=1,
+    )
     g = to_graph(h100_node)
     assert g.has_edge("gpu1", "cpu0")
 

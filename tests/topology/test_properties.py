@@ -122,7 +122,8 @@ def test_span_fanouts_cover_the_group(which: str, data: st.DataObject) -> None:
     if len(group) >= 2:
         pairs = [group_span(g, [group[0], x]).level for x in group[1:]]
         assert bm.topology.LEVELS.index(span.level) >= max(
-            bm.topology.LEVELS.index(p) for p in pairs)
+            bm.topology.LEVELS.index(p) for p in pairs
+        )
 
 
 @given(graphs, st.integers(1, 18), st.booleans())

@@ -39,8 +39,11 @@ def dgx_cluster() -> nx.DiGraph:
 
 def test_nvl72_any_two_gpus_see_900_GBps_each_way(nvl72_cluster: nx.DiGraph) -> None:
     g = nvl72_cluster
-    for a, b in [("d1/tray0/gpu0", "d1/tray0/gpu1"), ("d1/tray0/gpu0", "d1/tray17/gpu3"),
-                 ("d2/tray9/gpu2", "d2/tray3/gpu1")]:
+    for a, b in [
+        ("d1/tray0/gpu0", "d1/tray0/gpu1"),
+        ("d1/tray0/gpu0", "d1/tray17/gpu3"),
+        ("d2/tray9/gpu2", "d2/tray3/gpu1"),
+    ]:
         assert path_bandwidth(g, a, b) == pytest.approx(900 * GB)  # 18 links x 50 GB/s
         assert path_bandwidth(g, b, a) == pytest.approx(900 * GB)
 
@@ -53,8 +56,9 @@ def test_dgx_h100_any_two_gpus_see_450_GBps_each_way(dgx_cluster: nx.DiGraph) ->
                 assert bw == pytest.approx(450 * GB)  # 18 links x 25 GB/s
 
 
-def test_gpus_in_different_domains_see_the_nic(nvl72_cluster: nx.DiGraph,
-                                               dgx_cluster: nx.DiGraph) -> None:
+def test_gpus_in_different_domains_see_the_nic(
+    nvl72_cluster: nx.DiGraph, dgx_cluster: nx.DiGraph
+) -> None:
     assert path_bandwidth(nvl72_cluster, "d0/tray0/gpu0", "d3/tray5/gpu2") == pytest.approx(50 * GB)
     assert path_bandwidth(dgx_cluster, "d0/tray0/gpu0", "d9/tray0/gpu7") == pytest.approx(50 * GB)
 
@@ -72,10 +76,12 @@ def test_single_widest_path_versus_striping(nvl72_cluster: nx.DiGraph) -> None:
     g = nvl72_cluster
     # one NVLink path carries one 50 GB/s link; the hardware stripes over 18 switches
     assert path_bandwidth(g, "d0/tray0/gpu0", "d0/tray9/gpu0", aggregate=False) == pytest.approx(
-        50 * GB)
+        50 * GB
+    )
     # inside a superchip the single widest path is through Grace (2 x C2C at 450 GB/s)
     assert path_bandwidth(g, "d0/tray0/gpu0", "d0/tray0/gpu1", aggregate=False) == pytest.approx(
-        450 * GB)
+        450 * GB
+    )
 
 
 def test_latency_nvlink_hop_and_fat_tree_hops() -> None:
@@ -85,7 +91,8 @@ def test_latency_nvlink_hop_and_fat_tree_hops() -> None:
     # one leaf; leaf-spine-leaf; leaf-spine-core-spine-leaf
     for b, hops in [("d1", 1), ("d2", 3), ("d4", 5)]:
         assert path_latency(c, "d0/tray0/gpu0", f"{b}/tray0/gpu0") == pytest.approx(
-            NIC_LATENCY_s + hops * SWITCH_LATENCY_s)
+            NIC_LATENCY_s + hops * SWITCH_LATENCY_s
+        )
 
 
 def test_mesh_and_torus_paths() -> None:
@@ -147,10 +154,10 @@ def test_span_across_the_fabric_levels() -> None:
     assert group_span(g, d[:2]).level == "leaf"
     assert group_span(g, d[:4]).level == "pod"
     span = group_span(g, d)
-    assert [(lv.name, lv.fanout) for lv in span.levels] == [("leaf", 2), ("pod", 2),
-                                                            ("fabric", 4)]
+    assert [(lv.name, lv.fanout) for lv in span.levels] == [("leaf", 2), ("pod", 2), ("fabric", 4)]
     assert [lv.latency_s for lv in span.levels] == pytest.approx(
-        [NIC_LATENCY_s + h * SWITCH_LATENCY_s for h in (1, 3, 5)])
+        [NIC_LATENCY_s + h * SWITCH_LATENCY_s for h in (1, 3, 5)]
+    )
     assert all(lv.bandwidth_Bps == pytest.approx(NIC_Bps) for lv in span.levels)
     assert all(lv.in_network_reduction == "SHARPv3" for lv in span.levels)
 
@@ -239,7 +246,7 @@ def test_bisection_of_a_non_blocking_fat_tree_is_n_over_2_nic_links(n: int) -> N
     expected = n / 2 * NIC_Bps  # by hand
     assert bisection_bandwidth(g) == pytest.approx(expected)
     d = devices(g)
-    assert _cut_between(g, list(d[: n // 2]), list(d[n // 2:])) == pytest.approx(expected)
+    assert _cut_between(g, list(d[: n // 2]), list(d[n // 2 :])) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("n", [8, 16, 24])
@@ -248,7 +255,7 @@ def test_bisection_halves_with_2_to_1_oversubscription(n: int) -> None:
     expected = n / 4 * NIC_Bps  # by hand: N/2 links, halved
     assert bisection_bandwidth(g) == pytest.approx(expected)
     d = devices(g)
-    assert _cut_between(g, list(d[: n // 2]), list(d[n // 2:])) == pytest.approx(expected)
+    assert _cut_between(g, list(d[: n // 2]), list(d[n // 2 :])) == pytest.approx(expected)
 
 
 def test_bisection_of_racks() -> None:

@@ -18,8 +18,9 @@ from blackwell_model.topology import devices, group_span, to_graph
 
 @pytest.mark.slow
 def test_100k_gpu_cluster_builds_and_answers_spans_fast() -> None:
-    switch = SwitchSpec(name="128x400G", kind="ethernet", ports=128, port_bandwidth="400 Gb/s",
-                        latency="300 ns")
+    switch = SwitchSpec(
+        name="128x400G", kind="ethernet", ports=128, port_bandwidth="400 Gb/s", latency="300 ns"
+    )
     fabric = Fabric(name="ft128", switch=switch, tiers=3, sharp=False)
     cluster = bm.catalog.cluster("GB200-NVL72", gpus=100_000, fabric=fabric, tiers=3)
     assert cluster.domains == 1389  # ceil(100,000 / 72)
