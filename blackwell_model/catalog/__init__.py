@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -190,6 +191,9 @@ class _Registry:
 
 
 _REGISTRY = _Registry()
+# The registry that name lookups go through; load_toml points it at a scratch copy
+# while it builds a file's entries, so they can refer to each other by name.
+_ACTIVE: contextvars.ContextVar[_Registry] = contextvars.ContextVar("bm_catalog", default=_REGISTRY)
 
 
 def _parse_toml_text(text: str, origin: str) -> dict[str, Any]:
@@ -214,7 +218,8 @@ def get(kind: str, name: str) -> Any:
     UnknownNameError
         If there is no such entry; the message lists the closest names.
     """
-    return _REGISTRY.build(_REGISTRY.find(kind, name))
+    reg = _ACTIVE.get()
+    return reg.build(reg.find(kind, name))
 
 
 def entry_metadata(kind: str, name: str) -> dict[str, Any]:
@@ -351,22 +356,24 @@ def load_toml(path: str | Path, *, register: bool = True) -> dict[str, dict[str,
         raise SpecFileError(f"cannot read {p}: {exc.strerror}") from None
     doc = _parse_toml_text(text, str(p))
     _REGISTRY.ensure_loaded()
-    if register:
-        entries = _REGISTRY.add_document(doc, str(p))
-    else:
-        scratch = _Registry()
-        scratch.loaded = True
-        scratch.entries = {k: dict(v) for k, v in _REGISTRY.entries.items()}
-        scratch.aliases = {k: dict(v) for k, v in _REGISTRY.aliases.items()}
-        scratch.alias_display = {k: dict(v) for k, v in _REGISTRY.alias_display.items()}
-        entries = scratch.add_document(doc, str(p))
-        out: dict[str, dict[str, Any]] = {}
+    # Build every entry on a copy of the registry first: a file with one bad entry
+    # adds nothing to the catalog.
+    scratch = _Registry()
+    scratch.loaded = True
+    scratch.entries = {k: dict(v) for k, v in _REGISTRY.entries.items()}
+    scratch.aliases = {k: dict(v) for k, v in _REGISTRY.aliases.items()}
+    scratch.alias_display = {k: dict(v) for k, v in _REGISTRY.alias_display.items()}
+    entries = scratch.add_document(doc, str(p))
+    out: dict[str, dict[str, Any]] = {}
+    token = _ACTIVE.set(scratch)
+    try:
         for e in entries:
             out.setdefault(e.kind, {})[e.name] = scratch.build(e)
-        return out
-    out = {}
-    for e in entries:
-        out.setdefault(e.kind, {})[e.name] = _REGISTRY.build(e)
+    finally:
+        _ACTIVE.reset(token)
+    if register:
+        _REGISTRY.entries, _REGISTRY.aliases = scratch.entries, scratch.aliases
+        _REGISTRY.alias_display = scratch.alias_display
     return out
 
 

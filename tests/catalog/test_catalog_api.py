@@ -455,3 +455,17 @@ def test_unit_errors_in_a_file_name_the_file(tmp_path):
     path.write_text('[link."Bad-Link"]\nkind = "nvlink"\nbandwidth = "50 GB"\nlatency = "1 us"\n')
     with pytest.raises(UnitMismatchError, match=r"bad_units\.toml.*bandwidth"):
         bm.catalog.load_toml(path)
+
+
+def test_a_file_with_a_bad_entry_adds_nothing(tmp_path):
+    import blackwell_model as bm
+
+    path = tmp_path / "half_good.toml"
+    path.write_text(
+        '[link."Good-Link-X"]\nkind = "nvlink"\nbandwidth = "50 GB/s"\nlatency = "1 us"\n'
+        '[link."Bad-Link-X"]\nkind = "nvlink"\nbandwidth = "-50 GB/s"\nlatency = "1 us"\n'
+    )
+    with pytest.raises(SpecError, match="Bad-Link-X"):
+        bm.catalog.load_toml(path)
+    assert "Good-Link-X" not in bm.catalog.names("link")
+    assert "Bad-Link-X" not in bm.catalog.names("link")
