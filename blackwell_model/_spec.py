@@ -9,6 +9,7 @@ for every part without per-class code.
 from __future__ import annotations
 
 import enum
+import html
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
@@ -234,29 +235,21 @@ class Spec:
             prefix = f"{cls.__name__} {label!r}: " if label else f"{cls.__name__}: "
             raise type(exc)(prefix + str(exc)) from None
 
-    def _summary_rows(self) -> list[tuple[str, str]]:
+    def _summary_rows(self, *, quote_strings: bool = False) -> list[tuple[str, str]]:
         rows = []
         for f in attrs.fields(type(self)):  # type: ignore[arg-type]
-            if f.name in ("sources", "notes") or not f.repr:
+            if f.name in ("sources", "notes"):
                 continue
             value = getattr(self, f.name)
-            if value is None:
+            if value is None or (isinstance(value, tuple | dict) and not value):
                 continue
-            if isinstance(value, Spec):
-                text = getattr(value, "name", type(value).__name__)
-            elif isinstance(value, pint.Quantity):
-                text = format_quantity(value)
-            elif isinstance(value, Mapping):
-                text = ", ".join(
-                    f"{k}: {format_quantity(v) if isinstance(v, pint.Quantity) else v}"
-                    for k, v in value.items()
-                )
-            elif isinstance(value, enum.Enum):
-                text = str(value.value)
-            else:
-                text = str(value)
-            rows.append((f.name, text))
+            rows.append((f.name, _display(value, quote_strings=quote_strings)))
         return rows
+
+    def __repr__(self) -> str:
+        """Compact and readable: quantities in convenient units, sub-parts by name."""
+        body = ", ".join(f"{k}={v}" for k, v in self._summary_rows(quote_strings=True))
+        return f"{type(self).__name__}({body})"
 
     def summary(self) -> str:
         """A short human-readable table of the part's fields in convenient units."""
@@ -264,6 +257,41 @@ class Spec:
         width = max((len(k) for k, _ in rows), default=0)
         head = f"{type(self).__name__} {getattr(self, 'name', '')}".strip()
         return "\n".join([head] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
+    def _repr_html_(self) -> str:
+        """HTML table for notebooks: field, value and the value's source."""
+        sources = getattr(self, "sources", {}) or {}
+        head = html.escape(f"{type(self).__name__} {getattr(self, 'name', '')}".strip())
+        rows = "".join(
+            f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td>"
+            f"<td>{html.escape(sources.get(k, ''))}</td></tr>"
+            for k, v in self._summary_rows()
+        )
+        notes = getattr(self, "notes", "")
+        foot = f"<p>{html.escape(notes)}</p>" if notes else ""
+        return (
+            f"<p><b>{head}</b></p><table><thead><tr><th>field</th><th>value</th>"
+            f"<th>source</th></tr></thead><tbody>{rows}</tbody></table>{foot}"
+        )
+
+
+def _display(value: Any, *, quote_strings: bool = False) -> str:
+    """A field value as short text: parts by name, quantities in convenient units."""
+    if isinstance(value, Spec):
+        name = getattr(value, "name", type(value).__name__)
+        return repr(name) if quote_strings else str(name)
+    if isinstance(value, pint.Quantity):
+        return format_quantity(value)
+    if isinstance(value, enum.Enum):
+        return repr(value.value) if quote_strings else str(value.value)
+    if isinstance(value, Mapping):
+        inner = ", ".join(
+            f"{k.value if isinstance(k, enum.Enum) else k}: {_display(v)}" for k, v in value.items()
+        )
+        return "{" + inner + "}" if quote_strings else inner
+    if isinstance(value, str) and quote_strings:
+        return repr(value)
+    return str(value)
 
 
 def _to_plain(value: Any) -> Any:

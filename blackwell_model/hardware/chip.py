@@ -57,7 +57,7 @@ def _peak_map(value: Any, field: attrs.Attribute) -> PrecisionMap:  # type: igno
     return PrecisionMap((p, out[p]) for p in Precision if p in out)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Accelerator(Spec):
     """An AI accelerator: a GPU, TPU or similar device with its own memory.
 
@@ -182,7 +182,7 @@ class Accelerator(Spec):
         return self.scale_up_bandwidth * 2.0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class CPU(Spec):
     """A host CPU (Grace, Xeon, EPYC).
 

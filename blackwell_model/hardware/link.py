@@ -27,7 +27,7 @@ class LinkKind(enum.Enum):
     NEURONLINK = "neuronlink"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class LinkSpec(Spec):
     """One physical link (or one port of a device) between two endpoints.
 
@@ -91,7 +91,7 @@ class LinkSpec(Spec):
         return float(self.latency.m)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class SwitchSpec(Spec):
     """A switch ASIC (NVSwitch, NVLink Switch, InfiniBand or Ethernet switch).
 

@@ -65,7 +65,7 @@ def _shape(value: Any, field: attrs.Attribute) -> tuple[int, ...]:  # type: igno
     return dims
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Superchip(Spec):
     """CPUs and accelerators on one module, joined by a chip-to-chip link (GB200).
 
@@ -97,7 +97,7 @@ class Superchip(Spec):
     notes: str = ""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Node(Spec):
     """A server or compute tray: accelerators, host CPUs and network ports.
 
@@ -198,7 +198,7 @@ class Node(Spec):
         return self.nic.bandwidth * float(self.nics_per_accelerator)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class ScaleUpDomain(Spec):
     """A set of accelerators joined by the scale-up network (one NVLink domain).
 
@@ -339,7 +339,7 @@ def fat_tree_capacity(radix: int, tiers: int, oversubscription: float = 1.0) -> 
     return down * radix * (radix // 2)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Fabric(Spec):
     """A scale-out network joining scale-up domains (InfiniBand or Ethernet).
 
@@ -398,7 +398,7 @@ class Fabric(Spec):
         return fat_tree_capacity(self.switch.ports, self.tiers, self.oversubscription)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Cluster(Spec):
     """Scale-up domains joined by a scale-out fabric.
 

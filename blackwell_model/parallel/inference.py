@@ -39,7 +39,7 @@ from ..errors import InfeasibleLayoutError
 __all__ = ["InferenceLayout"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class InferenceLayout(Spec):
     """How a model is served: tensor, pipeline, expert and data parallel degrees.
 

@@ -84,7 +84,7 @@ def _training_precision(value: Any, field: attrs.Attribute) -> Precision:  # typ
     return p
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Layout(Spec):
     """A training layout: parallel degrees, batch, precision and memory savers.
 

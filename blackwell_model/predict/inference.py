@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 import pint
 
+from .._display import Display
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from ..hardware.system import Cluster
@@ -93,8 +94,8 @@ class InferenceMemory:
         }
 
 
-@attrs.frozen(kw_only=True)
-class InferenceReport:
+@attrs.frozen(kw_only=True, repr=False)
+class InferenceReport(Display):
     """Predicted latency, throughput and memory of a served model.
 
     Parameters
@@ -536,8 +537,8 @@ def _eq_arrays(a: Any, b: Any) -> bool:
     return bool(np.array_equal(a, b))
 
 
-@attrs.frozen(kw_only=True, eq=False)
-class InferenceCurve:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class InferenceCurve(Display):
     """Latency/throughput curve of one deployment over batches (floats in SI units).
 
     Parameters
@@ -568,6 +569,45 @@ class InferenceCurve:
     memory_per_gpu_B: np.ndarray
     max_batch: int
     static: bool
+
+    def _text(self) -> str:
+        mode = "static batches" if self.static else "continuous batching"
+        lines = [
+            f"latency/throughput curve, {mode}, {len(self.batch)} points up to batch "
+            f"{self.max_batch}",
+            f"  {'batch':>6} {'TTFT':>10} {'TPOT':>10} {'tok/s/user':>11} {'tok/s/GPU':>10}",
+        ]
+        for b, t, p, u, g in zip(
+            self.batch,
+            self.ttft_s,
+            self.tpot_s,
+            self.tokens_per_second_per_user,
+            self.tokens_per_second_per_gpu,
+            strict=True,
+        ):
+            lines.append(
+                f"  {int(b):>6} {t * 1e3:>8.1f}ms {p * 1e3:>8.2f}ms {u:>11,.1f} {g:>10,.0f}"
+            )
+        return "\n".join(lines)
+
+    def _records(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "batch": int(b),
+                "ttft_s": float(t),
+                "tpot_s": float(p),
+                "tokens_per_second_per_user": float(u),
+                "tokens_per_second_per_gpu": float(g),
+            }
+            for b, t, p, u, g in zip(
+                self.batch,
+                self.ttft_s,
+                self.tpot_s,
+                self.tokens_per_second_per_user,
+                self.tokens_per_second_per_gpu,
+                strict=True,
+            )
+        ]
 
     def __len__(self) -> int:
         return int(self.batch.size)

@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import pint
 
+from .._display import Display
 from ..errors import SpecError
 from ..hardware.system import Cluster
 from ..parallel.layout import Layout
@@ -49,8 +50,8 @@ __all__ = ["DEFAULT_CARBON_INTENSITY", "TrainingRunReport", "predict_training_ru
 DEFAULT_CARBON_INTENSITY = "400 gCO2e/kWh"
 
 
-@attrs.frozen(kw_only=True)
-class TrainingRunReport:
+@attrs.frozen(kw_only=True, repr=False)
+class TrainingRunReport(Display):
     """Time, energy, money and emissions of a whole training run.
 
     Parameters

@@ -9,6 +9,7 @@ import attrs
 import numpy as np
 import pint
 
+from .._display import Display
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.system import Cluster
 from ..parallel.layout import Layout
@@ -22,8 +23,8 @@ _S = Q_(1.0, "s")
 __all__ = ["TrainingReport", "layout_arrays", "predict_training", "with_energy"]
 
 
-@attrs.frozen(kw_only=True)
-class TrainingReport:
+@attrs.frozen(kw_only=True, repr=False)
+class TrainingReport(Display):
     """Predicted cost of one training step, with its breakdown.
 
     Quantities are pint Quantities; ``*_s``-style floats are available on the

@@ -57,6 +57,7 @@ from typing import Any
 import attrs
 import pint
 
+from .._display import Display
 from ..errors import SpecError
 from ..hardware.system import Cluster, Cooling
 from ..units import Q_, finite_non_negative, format_quantity, fraction, parse_quantity
@@ -968,8 +969,8 @@ class CostReport:
 
 
 # -------------------------------------------------------------------- reports
-@attrs.frozen(kw_only=True)
-class EnergyReport:
+@attrs.frozen(kw_only=True, repr=False)
+class EnergyReport(Display):
     """Energy and power of a step (or an inference period), with its breakdown.
 
     Parameters

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from .. import catalog
+from .._display import Display
 from ..errors import BlackwellModelError, SpecError
 from ..parallel.inference import InferenceLayout
 from ..predict.inference import predict_inference
@@ -123,8 +124,8 @@ class WhatIfRow:
     note: str = ""
 
 
-@attrs.frozen(kw_only=True)
-class WhatIfReport:
+@attrs.frozen(kw_only=True, repr=False)
+class WhatIfReport(Display):
     """Rows of :func:`what_if_report`, with a text rendering."""
 
     rows: tuple[WhatIfRow, ...]

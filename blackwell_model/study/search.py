@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._display import Display
 from ..errors import InfeasibleLayoutError, SpecError, UnknownNameError
 from ..hardware.precision import Precision
 from ..hardware.system import Cluster
@@ -117,8 +118,8 @@ def _frozen_columns(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-@attrs.frozen(kw_only=True, eq=False)
-class SearchResult:
+@attrs.frozen(kw_only=True, eq=False, repr=False)
+class SearchResult(Display):
     """Ranked outcome of :func:`search_layouts`.
 
     Rows are candidate layouts that pass every rule, best first; their data

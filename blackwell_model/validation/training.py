@@ -59,6 +59,7 @@ from typing import Any
 import attrs
 
 from .. import catalog
+from .._display import Display
 from ..errors import BlackwellModelError, SpecError
 from ..hardware.system import Cluster
 from ..parallel.layout import Layout, Recompute
@@ -219,8 +220,8 @@ class TrainingRow:
     fits: bool
 
 
-@attrs.frozen(kw_only=True)
-class ValidationTable:
+@attrs.frozen(kw_only=True, repr=False)
+class ValidationTable(Display):
     """Rows of :func:`validation_table` and their summary statistics.
 
     Parameters
@@ -276,6 +277,16 @@ class ValidationTable:
             "within_35": self.fraction_within(0.35),
             "korthikanti_mean_step_error": self.korthikanti_mean_step_error,
         }
+
+    def _records(self) -> list[dict[str, Any]]:
+        return [attrs.asdict(r) for r in self.rows]
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"<ValidationTable: {int(s['cases'])} cases, median absolute error "
+            f"{s['median_abs_error']:.1%}, {s['within_20']:.0%} within 20 %>"
+        )
 
     def format(self) -> str:
         """A plain-text table of every row and the summary."""

@@ -170,7 +170,7 @@ def _bool_field(default: bool) -> Any:
 _MLA_FIELDS = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 
-@attrs.frozen(kw_only=True, cache_hash=True)
+@attrs.frozen(kw_only=True, cache_hash=True, repr=False)
 class Transformer(Spec):
     """A decoder-only transformer language model (dense, GQA, MoE, MLA).
 
