@@ -633,6 +633,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"blackwell-model: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: still one line, with a way to see the traceback
+        if os.environ.get("BLACKWELL_MODEL_DEBUG"):
+            raise
+        print(
+            f"blackwell-model: internal error: {type(exc).__name__}: {exc} "
+            "(set BLACKWELL_MODEL_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

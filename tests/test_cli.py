@@ -243,3 +243,42 @@ def test_every_subcommand_has_help(cmd, capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "usage: blackwell-model " + cmd in out and "--parts" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["infer", "--system", "Test-8", "--model", "llama3-8b", "--tp", "1", "--dp", "8"],
+        [
+            "search",
+            "--system",
+            "Test-8",
+            "--model",
+            "llama3-8b",
+            "--gpus",
+            "16",
+            "--global-batch",
+            "64",
+        ],
+        ["compare", "Test-8", "--model", "llama3-8b", "--gpus", "16", "--global-batch", "64"],
+        ["graph", "--system", "Test-8"],
+    ],
+)
+def test_every_subcommand_takes_a_user_part(argv, capsys, tmp_path):
+    parts = tmp_path / "parts.toml"
+    parts.write_text(USER_PARTS)
+    code, out, err = run(capsys, *argv, "--parts", str(parts))
+    assert code == 0, err
+    assert out.strip()
+
+
+def test_unexpected_errors_are_one_line(capsys, monkeypatch):
+    from blackwell_model import cli
+
+    def boom(args):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(cli, "_cmd_graph", boom)
+    monkeypatch.delenv("BLACKWELL_MODEL_DEBUG", raising=False)
+    code, _, err = run(capsys, "graph")
+    assert code == 3 and err.count("\n") == 1 and "RuntimeError: something broke" in err
