@@ -130,7 +130,7 @@ def main() -> None:
     t = best_of(lambda: solver.evaluate(big), repeat=1)
     print(
         f"TrainingSolver.evaluate, warm, the same {n:,} in one call: {t * 1e3:.1f} ms = "
-        f"{n / t:,.0f} layouts/s (per-group boolean masks make one call O(n x groups))"
+        f"{n / t:,.0f} layouts/s"
     )
     t = best_of(lambda: memory_arrays(model, big), repeat=3)
     print(f"memory_arrays, {n:,} candidates: {t * 1e3:.1f} ms = {n / t:,.0f} layouts/s")
