@@ -57,6 +57,14 @@ def _peak_map(value: Any, field: attrs.Attribute) -> PrecisionMap:  # type: igno
     return PrecisionMap((p, out[p]) for p in Precision if p in out)
 
 
+def _optional_units(value: Any, field: attrs.Attribute) -> int | None:  # type: ignore[type-arg]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{field.name} must be an integer >= 1 or left out, got {value!r}")
+    return value
+
+
 @attrs.frozen(kw_only=True, repr=False)
 class Accelerator(Spec):
     """An AI accelerator: a GPU, TPU or similar device with its own memory.
@@ -90,6 +98,10 @@ class Accelerator(Spec):
         Default scale-out network port per accelerator, or None.
     host_link
         Link to the host CPU (PCIe or C2C), or None.
+    compute_units
+        Parallel compute units the GEMM kernels spread tiles over (streaming
+        multiprocessors on NVIDIA, compute units on AMD), where known; the
+        roofline's wave quantisation uses it.
     sources
         Field name -> source (URL or paper + table), with confidence.
     notes
@@ -124,6 +136,10 @@ class Accelerator(Spec):
     scale_up_ports: int = int_field(minimum=0, default=0)
     nic: LinkSpec | None = part_field(lambda: LinkSpec, "link", optional=True)
     host_link: LinkSpec | None = part_field(lambda: LinkSpec, "link", optional=True)
+    compute_units: int | None = attrs.field(
+        default=None,
+        converter=attrs.Converter(_optional_units, takes_field=True),  # type: ignore[call-overload,misc]
+    )
     sources: dict[str, str] = sources_field()
     notes: str = ""
 

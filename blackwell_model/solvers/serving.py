@@ -408,6 +408,12 @@ class ServingSolver:
         self.act = Precision.BF16 if self.precision.bytes < 2.0 else self.precision
         self.kv = self.act if kv_precision is None else Precision.parse(kv_precision)
         self.eff = efficiency or InferenceEfficiency()
+        roof = self.eff.roofline
+        units = self.accelerator.compute_units
+        # wave quantisation over the accelerator's own SM/CU count, when the catalog gives it
+        self.kernel_eff = (
+            attrs.evolve(roof, compute_units=units) if units and roof.compute_units else roof
+        )
         self.mem = memory or InferenceMemoryModel()
         self.coll = self.eff.collectives or efficiency_for(self.accelerator)
         self.hbm_Bps = float(self.accelerator.memory_bandwidth.m)
@@ -499,7 +505,7 @@ class ServingSolver:
         kv_reads: float = 1.0,
     ) -> _Table:
         acc = self.accelerator
-        eff = self.eff.roofline
+        eff = self.kernel_eff
         tab = _Table()
         gemms = [o for o in ops_a if o.kind is OpKind.GEMM]
         experts = [o for o in ops_a if o.kind is OpKind.MOE_GEMM]
@@ -564,7 +570,7 @@ class ServingSolver:
         ``batch`` and ``context`` are 1-D arrays of equal length; returns
         ``(parts[len(keys), N], tensor_busy[N], memory_busy[N])``.
         """
-        eff = self.eff.roofline
+        eff = self.kernel_eff
         bw = self.hbm_Bps
         narrow = self.eff.narrow_gemm
         n_cases = batch.shape[0]

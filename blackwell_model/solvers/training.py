@@ -51,7 +51,6 @@ _FRACTION = fraction()
 __all__ = [
     "BREAKDOWN_KEYS",
     "CALIBRATED_ROOFLINE",
-    "COMPUTE_UNITS",
     "UNFUSED_SCORE_BYTES",
     "StepArrays",
     "TrainingEfficiency",
@@ -88,24 +87,6 @@ def _activation(precision: Precision) -> Precision:
     """Activation precision of a training recipe: BF16 under 8-bit and narrower GEMMs."""
     return Precision.BF16 if precision.bytes < 2.0 else precision
 
-
-#: Streaming multiprocessors per accelerator (catalog name -> SMs): the tiles a
-#: GEMM kernel runs at once, for the wave quantisation of
-#: :meth:`~blackwell_model.solvers.Efficiency.gemm`.  Sources: NVIDIA A100
-#: whitepaper (108 SMs), H100 whitepaper (132 SMs SXM5, 114 PCIe; H200 and H800
-#: share the SXM5 die configuration), Blackwell datasheets / CUDA device query
-#: (B200: 148 SMs), "Inside NVIDIA Blackwell Ultra" (B300: 160 SMs).
-COMPUTE_UNITS: dict[str, int] = {
-    "A100-SXM-80GB": 108,
-    "H100-SXM": 132,
-    "H100-PCIe": 114,
-    "H200-SXM": 132,
-    "H800": 132,
-    "B200": 148,
-    "B200-GB200": 148,
-    "B300": 160,
-    "B300-GB300": 160,
-}
 
 #: Kernel efficiencies of the training model, calibrated against the public
 #: measured training cases (``python -m blackwell_model.validation.calibrate``;
@@ -155,9 +136,9 @@ class TrainingEfficiency:
         Collective bus efficiencies; None picks the preset matching the
         accelerator (:func:`~blackwell_model.solvers.efficiency_for`).
     units_from_accelerator
-        Use the accelerator's SM count from :data:`COMPUTE_UNITS` for the
-        GEMM wave quantisation instead of ``roofline.compute_units`` (when
-        the accelerator is in the table).
+        Use the accelerator's ``compute_units`` (SM or CU count, from the
+        catalog) for the GEMM wave quantisation instead of
+        ``roofline.compute_units`` (when the accelerator gives one).
     low_precision_gemm_fraction
         Fraction of the transformer-layer GEMM work that runs at the FP8 (or
         FP4) rate when the layout's precision is 8-bit or narrower; the rest
@@ -293,7 +274,7 @@ class TrainingSolver:
             )
         self.coll = self.eff.collectives or efficiency_for(self.accelerator)
         roof = self.eff.roofline
-        units = COMPUTE_UNITS.get(str(self.accelerator.name))
+        units = self.accelerator.compute_units
         if self.eff.units_from_accelerator and units is not None and roof.compute_units:
             roof = attrs.evolve(roof, compute_units=units)
         #: The kernel efficiencies used (``roofline`` with the accelerator's SM count).
