@@ -169,6 +169,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         recompute=args.recompute,
         zero=args.zero,
+        placement=args.placement,
     )
     report = predict_training(model, cluster, layout, check_memory=not args.no_memory_check)
     if args.json:
@@ -413,6 +414,12 @@ def _build_parser() -> argparse.ArgumentParser:
         default=1,
         choices=[0, 1, 2, 3],
         help="ZeRO stage; 3 = FSDP (default: %(default)s)",
+    )
+    p.add_argument(
+        "--placement",
+        default="tp-cp-ep-dp-pp",
+        choices=["tp-cp-ep-dp-pp", "tp-cp-ep-pp-dp"],
+        help="rank order, innermost first (default: %(default)s, Megatron-Core's)",
     )
     p.add_argument(
         "--no-memory-check",

@@ -16,6 +16,7 @@ from ..hardware.precision import Precision
 
 __all__ = [
     "LAYOUT_RULES",
+    "PLACEMENTS",
     "RECOMPUTE_CODES",
     "TRAINING_PRECISIONS",
     "Layout",
@@ -31,6 +32,21 @@ TRAINING_PRECISIONS: tuple[Precision, ...] = (
     Precision.FP8,
     Precision.FP4,
 )
+
+
+#: Rank placements a layout may ask for, innermost dimension first, and their codes
+#: in the array form.  ``tp-cp-ep-dp-pp`` is Megatron-Core's default (pipeline
+#: stages outermost); ``tp-cp-ep-pp-dp`` puts pipeline neighbours next to each
+#: other and data-parallel replicas outermost.
+PLACEMENTS: dict[str, int] = {"tp-cp-ep-dp-pp": 0, "tp-cp-ep-pp-dp": 1}
+
+
+def _placement(value: Any, field: attrs.Attribute) -> str:  # type: ignore[type-arg]
+    text = str(value).strip().lower()
+    if text not in PLACEMENTS:
+        valid = ", ".join(repr(k) for k in PLACEMENTS)
+        raise SpecError(f"{field.name} must be one of {valid}, got {value!r}")
+    return text
 
 
 class Recompute(enum.Enum):
@@ -130,6 +146,11 @@ class Layout(Spec):
         Overlap tensor-parallel collectives with GEMMs (userbuffers-style).
     overlap_pp_comm
         Overlap pipeline send/receive with compute.
+    placement
+        Order in which the parallel dimensions are laid onto the ranks,
+        innermost first (one of :data:`PLACEMENTS`).  The default,
+        ``"tp-cp-ep-dp-pp"``, is Megatron-Core's: tensor parallel inside the
+        scale-up domain, pipeline stages outermost.
 
     Examples
     --------
@@ -158,6 +179,10 @@ class Layout(Spec):
     overlap_dp_comm: bool = True
     overlap_tp_comm: bool = True
     overlap_pp_comm: bool = True
+    placement: str = attrs.field(
+        default="tp-cp-ep-dp-pp",
+        converter=attrs.Converter(_placement, takes_field=True),  # type: ignore[call-overload,misc]
+    )
 
     @zero.validator
     def _check_zero(self, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
@@ -239,6 +264,7 @@ class Layout(Spec):
             "overlap_dp": int(self.overlap_dp_comm),
             "overlap_tp": int(self.overlap_tp_comm),
             "overlap_pp": int(self.overlap_pp_comm),
+            "placement": PLACEMENTS[self.placement],
             "precision": self.precision,
         }
 

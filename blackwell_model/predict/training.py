@@ -12,7 +12,7 @@ import pint
 from .._display import Display
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.system import Cluster
-from ..parallel.layout import Layout
+from ..parallel.layout import PLACEMENTS, Layout
 from ..parallel.memory import MemoryBreakdown, MemoryModel, memory_per_gpu
 from ..solvers.energy import EnergyReport, PowerModel, training_energy
 from ..solvers.training import BREAKDOWN_KEYS, TrainingEfficiency, TrainingSolver
@@ -223,6 +223,7 @@ def layout_arrays(layouts: list[Layout], *, flash_attention: bool = True) -> dic
         "overlap_dp": col(lambda x: int(x.overlap_dp_comm)),
         "overlap_tp": col(lambda x: int(x.overlap_tp_comm)),
         "overlap_pp": col(lambda x: int(x.overlap_pp_comm)),
+        "placement": col(lambda x: PLACEMENTS[x.placement]),
         "precision": next(iter(precisions)),
         "flash_attention": np.full(len(layouts), int(flash_attention), dtype=np.int64),
     }

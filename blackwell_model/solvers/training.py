@@ -429,6 +429,32 @@ class TrainingSolver:
         self._span_cache[key] = span
         return span
 
+    def _placement_spans(
+        self, tp: int, cp: int, ep: int, pp: int, dp: int, *, order: int
+    ) -> tuple[GroupSpan | None, ...]:
+        """Spans of the (cp, ep, pp, dense-dp, expert-dp) groups of rank 0 under a placement."""
+        if order == 0:  # tp-cp-ep-dp-pp: the cp x dp ranks of a stage are contiguous
+            return (
+                self.span(cp, tp),
+                self.span(ep, tp),
+                self.span(pp, tp * cp * dp),
+                self.span(cp * dp, tp),
+                self.span(cp * dp // ep, tp * ep),
+            )
+        # tp-cp-ep-pp-dp: cp stride tp, pp stride tp*cp, dp stride tp*cp*pp
+        dp_stride = tp * cp * pp
+        s_dp = self.span(dp, dp_stride, (cp, tp) if cp > 1 else None)
+        if cp % ep == 0:  # the ep group lies inside the cp ranks
+            s_ep = self.span(ep, tp)
+            s_edp = self.span(dp, dp_stride, (cp // ep, tp * ep) if cp // ep > 1 else None)
+        elif ep % cp == 0:  # ep spans all cp ranks and ep / cp data-parallel replicas
+            s_ep = self.span(ep // cp, dp_stride, (cp, tp) if cp > 1 else None)
+            s_edp = self.span(dp * cp // ep, dp_stride * (ep // cp))
+        else:  # neither divides the other: approximate by the Megatron-order groups
+            s_ep = self.span(ep, tp)
+            s_edp = self.span(cp * dp // ep, tp * ep)
+        return self.span(cp, tp), s_ep, self.span(pp, tp * cp), s_dp, s_edp
+
     def comm(self, op: str, span: GroupSpan | None, size_bytes: np.ndarray) -> np.ndarray:
         """Collective time [s] of ``op`` over ``span`` for each size (0 for a group of one)."""
         if span is None:
@@ -459,6 +485,7 @@ class TrainingSolver:
         ov_tp = np.asarray(c["overlap_tp"], dtype=bool)
         ov_pp = np.asarray(c["overlap_pp"], dtype=bool)
         flash = np.broadcast_to(np.asarray(c.get("flash_attention", 1), dtype=bool), tp.shape)
+        order = np.broadcast_to(np.asarray(c.get("placement", 0), dtype=np.int64), tp.shape)
         precision: Precision = c["precision"]  # type: ignore[assignment]
         n = tp.shape[0]
         s_loc = seq // cp
@@ -504,10 +531,15 @@ class TrainingSolver:
         ep_t = np.zeros(n)
         pp_t = np.zeros(n)
         dp_t = np.zeros(n)
-        for (tp_i, cp_i, ep_i, pp_i, dp_i), sel in _groups(tp, cp, ep, pp, dp):
-            # placement (Megatron-Core order tp-cp-ep-dp-pp):
-            # rank = tp_r + tp * (c + cp * dp * pp_r) with c = cp_r + cp * dp_r; expert
-            # layers read the cp * dp ranks of a stage as ep (inner) x expert-dp
+        for (tp_i, cp_i, ep_i, pp_i, dp_i, order_i), sel in _groups(tp, cp, ep, pp, dp, order):
+            # placement 0, Megatron-Core's tp-cp-ep-dp-pp:
+            #   rank = tp_r + tp * (c + cp * dp * pp_r) with c = cp_r + cp * dp_r
+            # placement 1, tp-cp-ep-pp-dp:
+            #   rank = tp_r + tp * (cp_r + cp * (pp_r + pp * dp_r))
+            # expert layers read the cp x dp ranks of a stage as ep (inner) x expert-dp
+            s_cp_, s_ep_, s_pp_, s_dp_, s_edp_ = self._placement_spans(
+                tp_i, cp_i, ep_i, pp_i, dp_i, order=order_i
+            )
             s_tp = self.span(tp_i, 1)
             if s_tp is not None:
                 sz = tp_size[sel]
@@ -518,19 +550,19 @@ class TrainingSolver:
                 passes = 2.0 + (rc[sel] == 2)
                 exposed = np.where(ov_tp[sel], 1.0 - eff.tp_overlap, 1.0)
                 tp_t[sel] = per_layer * passes * exposed
-            s_cp = self.span(cp_i, tp_i)
+            s_cp = s_cp_
             if s_cp is not None:
                 kv_bytes = tok[sel] * 2.0 * model.n_kv_heads * model.qk_dim * act / tp_i
                 step = self.comm("send_recv", s_cp, kv_bytes)
                 comm = step * (cp_i - 1) * (3.0 + (rc[sel] == 2))
                 hide = eff.cp_overlap * a[sel] * 3.0
                 cp_t[sel] = np.maximum(0.0, comm - hide)
-            s_ep = self.span(ep_i, tp_i)
+            s_ep = s_ep_
             if s_ep is not None and model.is_moe:
                 a2a_bytes = tok[sel] * model.experts_per_token * h * act
                 a2a = self.comm("all_to_all", s_ep, a2a_bytes)
                 ep_t[sel] = frac * 4.0 * a2a * (1.0 - eff.ep_overlap)
-            s_pp = self.span(pp_i, tp_i * cp_i * dp_i)
+            s_pp = s_pp_
             if s_pp is not None:
                 # Megatron's scatter/gather optimisation (Narayanan et al. 2021, §4.1):
                 # each TP rank sends 1/tp of the activation and the receiver
@@ -541,8 +573,7 @@ class TrainingSolver:
                 pp_t[sel] = 2.0 * vpp[sel] * p2p * exposed
             # data parallel: dense gradients over dp x cp, expert gradients over dp x cp / ep
             dense_p, expert_p = self._local_params(tp_i, pp_i, ep_i, stage[sel])
-            s_dp = self.span(cp_i * dp_i, tp_i)
-            s_edp = self.span(cp_i * dp_i // ep_i, tp_i * ep_i)
+            s_dp, s_edp = s_dp_, s_edp_
             dp_t[sel] = self._dp_time(
                 sel,
                 s_dp,

@@ -193,3 +193,38 @@ def test_vectorised_equals_one_by_one() -> None:
     together = _evaluate(LLAMA, lays).step_time_s
     alone = [_evaluate(LLAMA, [lay]).step_time_s[0] for lay in lays]
     np.testing.assert_allclose(together, alone, rtol=1e-12)
+
+
+def test_placement_decides_which_group_crosses_the_fabric() -> None:
+    # 16 GPUs = 2 DGX H100 nodes of 8; tp 4 x pp 2 x dp 2.
+    # Megatron order tp-cp-ep-dp-pp: pipeline peers are 8 ranks apart (other node),
+    # data-parallel peers 4 apart (same node).  tp-cp-ep-pp-dp swaps them.
+    import blackwell_model as bm
+
+    cluster = bm.catalog.cluster("DGX-H100", gpus=16)
+    base = dict(
+        tp=4,
+        pp=2,
+        dp=2,
+        global_batch=16,
+        seq_len=4096,
+        overlap_dp_comm=False,
+        overlap_pp_comm=False,
+    )
+    megatron = bm.predict_training("llama3-8b", cluster, bm.Layout(**base))
+    pp_inner = bm.predict_training(
+        "llama3-8b", cluster, bm.Layout(placement="tp-cp-ep-pp-dp", **base)
+    )
+    assert megatron.layout.placement == "tp-cp-ep-dp-pp"
+    assert megatron.breakdown["pp_comm"] > pp_inner.breakdown["pp_comm"]
+    assert megatron.breakdown["dp_comm"] < pp_inner.breakdown["dp_comm"]
+    # compute does not depend on where ranks sit
+    assert megatron.breakdown["compute"].m == pytest.approx(pp_inner.breakdown["compute"].m)
+
+
+def test_unknown_placement_lists_the_valid_ones() -> None:
+    import blackwell_model as bm
+    from blackwell_model.errors import SpecError
+
+    with pytest.raises(SpecError, match="'tp-cp-ep-dp-pp'"):
+        bm.Layout(global_batch=8, seq_len=8, placement="dp-first")
