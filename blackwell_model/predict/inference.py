@@ -321,6 +321,7 @@ def predict_inference(
     check_memory: bool = True,
     solver: ServingSolver | None = None,
     power: PowerModel | None = None,
+    continuous: bool = False,
 ) -> InferenceReport:
     """Predict time to first token, time per output token, throughput and memory of serving.
 
@@ -338,7 +339,9 @@ def predict_inference(
         (all prompts prefilled together, then decoded to the end, as
         offline benchmarks measure).  ``None`` is the throughput-optimal
         operating point: **continuous batching** with the largest batch the
-        memory allows.
+        memory allows.  With ``continuous=True`` an integer batch is served
+        by continuous batching too (an operating point below the maximum,
+        e.g. one picked from :func:`inference_sweep` under a latency target).
     input_tokens, output_tokens
         Prompt and generated tokens per request [tokens], each >= 1.
     precision
@@ -360,6 +363,9 @@ def predict_inference(
     power
         :class:`~blackwell_model.solvers.energy.PowerModel` for
         :attr:`InferenceReport.energy`; the documented defaults when omitted.
+    continuous
+        Serve an integer ``batch`` with continuous batching instead of as
+        one static batch (ignored for ``batch=None``, which is continuous).
 
     Returns
     -------
@@ -412,8 +418,12 @@ def predict_inference(
         b = int(batch)
         if check_memory:
             s.check_fits(b, isl, osl)
-        res = static_serving(s, b, isl, osl)
-        static = True
+        if continuous:
+            res = continuous_serving(s, b, isl, osl)
+            static = False
+        else:
+            res = static_serving(s, b, isl, osl)
+            static = True
     return _report(
         model=model,
         cluster=cluster,

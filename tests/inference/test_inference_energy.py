@@ -54,3 +54,29 @@ def test_continuous_batching_has_energy():
     assert rep.energy_per_token.m * rep.energy.tokens == pytest.approx(
         rep.average_power.m * rep.time_per_output_token.m, rel=1e-9
     )
+
+
+def test_continuous_batching_at_a_chosen_batch_matches_the_sweep():
+    cluster = bm.catalog.cluster("DGX-H100", gpus=8)
+    layout = bm.InferenceLayout(tp=8)
+    curve = bm.inference_sweep(
+        MODEL, cluster, layout, input_tokens=1000, output_tokens=1000, precision="fp8"
+    )
+    i = len(curve.batch) // 2
+    b = int(curve.batch[i])
+    rep = bm.predict_inference(
+        MODEL,
+        cluster,
+        layout,
+        batch=b,
+        input_tokens=1000,
+        output_tokens=1000,
+        precision="fp8",
+        continuous=True,
+    )
+    assert not rep.static and rep.batch == b
+    assert rep.time_per_output_token.m == pytest.approx(float(curve.tpot_s[i]))
+    # its decode breakdown adds up to the time per output token
+    assert sum(v.m for v in rep.decode_breakdown.values()) == pytest.approx(
+        rep.time_per_output_token.m
+    )
