@@ -121,13 +121,15 @@ def main() -> None:
     h, g = best["DGX-H100"][4], best["GB200-NVL72"][4]
     print(f"\nAt TPOT <= {LATENCY}, a GB200 GPU serves {g / h:.1f}x the tokens of an H100 GPU.\n")
 
-    # Where does a decode step go?  A static batch of the same size gives the
-    # parts of one step (continuous batching adds the interleaved prefill).
-    print("One decode step at the operating batch (static batch), by part")
+    # Where does a decode step go?  continuous=True serves the operating batch
+    # with continuous batching (the interleaved prefill is one of the parts).
+    print("One decode step at the operating batch (continuous batching), by part")
     reports = {}
     for system, (_, cluster, layout, c, _) in best.items():
         batch = c.best_under(latency=LATENCY).batch
-        reports[system] = bm.predict_inference(MODEL, cluster, layout, batch=batch, **REQUEST)
+        reports[system] = bm.predict_inference(
+            MODEL, cluster, layout, batch=batch, continuous=True, **REQUEST
+        )
     print(f"{'part':<12}" + "".join(f"{s:>14}" for s in reports))
     parts = next(iter(reports.values())).decode_breakdown
     for part in parts:
