@@ -340,6 +340,22 @@ def _common(p: argparse.ArgumentParser, *, json_output: bool = True) -> None:
     )
 
 
+def _batch_options(p: argparse.ArgumentParser, *, global_batch: int, seq_len: int = 8192) -> None:
+    """``--global-batch`` and ``--seq-len`` of a training workload."""
+    p.add_argument(
+        "--global-batch",
+        type=_positive_int,
+        default=global_batch,
+        help="sequences per step (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seq-len",
+        type=_positive_int,
+        default=seq_len,
+        help="tokens per sequence (default: %(default)s)",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blackwell-model",
@@ -384,18 +400,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=1,
         help="sequences per micro-batch (default: %(default)s)",
     )
-    p.add_argument(
-        "--global-batch",
-        type=_positive_int,
-        default=128,
-        help="sequences per step (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seq-len",
-        type=_positive_int,
-        default=8192,
-        help="tokens per sequence (default: %(default)s)",
-    )
+    _batch_options(p, global_batch=128, seq_len=8192)
     p.add_argument(
         "--precision",
         default="bf16",
@@ -491,18 +496,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="llama3-405b", help="catalog model (default: %(default)s)")
     p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
     p.add_argument("--gpus", type=_positive_int, default=16384, help="GPUs (default: %(default)s)")
-    p.add_argument(
-        "--global-batch",
-        type=_positive_int,
-        default=2048,
-        help="sequences per step (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seq-len",
-        type=_positive_int,
-        default=8192,
-        help="tokens per sequence (default: %(default)s)",
-    )
+    _batch_options(p, global_batch=2048, seq_len=8192)
     p.add_argument(
         "--precision",
         default="bf16",
@@ -538,18 +532,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gpus", type=_positive_int, default=1024, help="training GPUs (default: %(default)s)"
     )
-    p.add_argument(
-        "--global-batch",
-        type=_positive_int,
-        default=1024,
-        help="sequences per step (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seq-len",
-        type=_positive_int,
-        default=8192,
-        help="tokens per sequence (default: %(default)s)",
-    )
+    _batch_options(p, global_batch=1024, seq_len=8192)
     p.add_argument(
         "--tokens",
         type=float,
