@@ -12,7 +12,7 @@ import pint
 from .._display import Display
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.system import Cluster
-from ..parallel.layout import PLACEMENTS, Layout
+from ..parallel.layout import Layout, stack_layouts
 from ..parallel.memory import MemoryBreakdown, MemoryModel, memory_per_gpu
 from ..solvers.energy import EnergyReport, PowerModel, training_energy
 from ..solvers.training import BREAKDOWN_KEYS, TrainingEfficiency, TrainingSolver
@@ -192,41 +192,14 @@ class TrainingReport(Display):
 def layout_arrays(layouts: list[Layout], *, flash_attention: bool = True) -> dict[str, Any]:
     """Pack layouts (of one precision) into the arrays :meth:`TrainingSolver.evaluate` reads.
 
-    ``flash_attention`` fills the ``flash_attention`` key (False: the unfused
-    attention core of pre-2022 frameworks).
+    :func:`~blackwell_model.parallel.stack_layouts` plus the ``flash_attention``
+    key (False: the unfused attention core of pre-2022 frameworks).
     """
     if not layouts:
         raise SpecError("layouts must hold at least one Layout")
-    precisions = {lay.precision for lay in layouts}
-    if len(precisions) != 1:
-        raise SpecError(
-            f"layouts of one call must share a precision, got {sorted(p.value for p in precisions)}"
-        )
-    codes = {"none": 0, "selective": 1, "full": 2}
-
-    def col(get: Any) -> np.ndarray:
-        return np.array([get(lay) for lay in layouts], dtype=np.int64)
-
-    return {
-        "tp": col(lambda x: x.tp),
-        "cp": col(lambda x: x.cp),
-        "ep": col(lambda x: x.ep),
-        "pp": col(lambda x: x.pp),
-        "vpp": col(lambda x: x.vpp),
-        "dp": col(lambda x: x.dp),
-        "micro_batch": col(lambda x: x.micro_batch),
-        "global_batch": col(lambda x: x.global_batch),
-        "seq_len": col(lambda x: x.seq_len),
-        "recompute": col(lambda x: codes[x.recompute.value]),
-        "zero": col(lambda x: x.zero),
-        "sequence_parallel": col(lambda x: int(x.sequence_parallel)),
-        "overlap_dp": col(lambda x: int(x.overlap_dp_comm)),
-        "overlap_tp": col(lambda x: int(x.overlap_tp_comm)),
-        "overlap_pp": col(lambda x: int(x.overlap_pp_comm)),
-        "placement": col(lambda x: PLACEMENTS[x.placement]),
-        "precision": next(iter(precisions)),
-        "flash_attention": np.full(len(layouts), int(flash_attention), dtype=np.int64),
-    }
+    out = stack_layouts(layouts)
+    out["flash_attention"] = np.full(len(layouts), int(flash_attention), dtype=np.int64)
+    return out
 
 
 def predict_training(
@@ -308,7 +281,16 @@ def predict_training(
             f"{acc.name} has {format_quantity(acc.memory_capacity)}",
         )
     if solver is None:
-        solver = TrainingSolver(model, cluster, efficiency)
+        solver = TrainingSolver(model, cluster, efficiency, memory=memory)
+    elif not isinstance(solver, TrainingSolver):
+        raise SpecError(
+            f"solver must be a TrainingSolver or None, got {type(solver).__name__} {solver!r}"
+        )
+    elif not solver.matches(model, cluster):
+        raise SpecError(
+            f"solver was built for {solver.model.name} on {solver.cluster.name}, not for "
+            f"{model.name} on {cluster.name}; build one with TrainingSolver(model, cluster)"
+        )
     flash = memory.flash_attention if memory is not None else True
     res = solver.evaluate(layout_arrays([layout], flash_attention=flash))
     step = float(res.step_time_s[0])

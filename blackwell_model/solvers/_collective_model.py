@@ -270,10 +270,13 @@ def build_plans(op: Collective, span: GroupSpan, eff: object) -> tuple[Plan, ...
     elif op is Collective.ALL_TO_ALL:
         # each device sends S/n to every peer; bytes leaving a level-i child:
         # the share of peers outside it
+        a2a: float = getattr(eff, "all_to_all", 1.0)
+        peer_lat: float = getattr(eff, "all_to_all_peer_latency_s", 0.0)
         ld = new()
         for i, lv in enumerate(levels):
-            ld.add(lv, (n - c[i]) / n, lv.bw)
-        plans.append(ld.plan("direct", base_ring + max(lv.lat for lv in levels)))
+            ld.add(lv, (n - c[i]) / n, lv.bw * (a2a if lv.inner else 1.0))
+        lat = base_ring + max(lv.lat for lv in levels) + (n - 1.0) * peer_lat
+        plans.append(ld.plan("direct", lat))
 
     elif op is Collective.SEND_RECV:
         ld = new()

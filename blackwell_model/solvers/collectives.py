@@ -178,6 +178,12 @@ class CollectiveEfficiency:
     multi_node_hop_factor
         Multiplier of scale-up hop latencies when the group also crosses the
         network [dimensionless, >= 1].
+    all_to_all
+        Extra factor on the scale-up bus efficiency for all-to-all traffic
+        [fraction]: many concurrent peer streams through the NVLink switches.
+    all_to_all_peer_latency_s
+        Latency added per peer of an all-to-all [s]: NCCL issues one send/receive
+        pair per peer.
     name
         Label shown in reprs and docs.
 
@@ -199,6 +205,8 @@ class CollectiveEfficiency:
     nvls_latency_s: float = _lat()
     sharp_latency_s: float = _lat()
     multi_node_hop_factor: float = attrs.field(converter=float, validator=_hop_factor)
+    all_to_all: float = attrs.field(default=1.0, converter=float, validator=_unit_fraction)
+    all_to_all_peer_latency_s: float = attrs.field(default=1.0e-6, converter=float, validator=_latency)
     name: str = ""
 
 
@@ -216,8 +224,9 @@ HOPPER: Final[CollectiveEfficiency] = CollectiveEfficiency(
 )
 #: Blackwell / NVLink 5 calibration.
 BLACKWELL: Final[CollectiveEfficiency] = CollectiveEfficiency(
-    scale_up=0.80, network=0.92, tree=0.92, nvls=0.60, sharp=0.85, name="blackwell", **_NCCL_LAT
-)
+    scale_up=0.80, network=0.92, tree=0.92, nvls=0.60, sharp=0.85, all_to_all=0.70,
+    name="blackwell", **_NCCL_LAT,
+)  # fmt: skip
 #: What ``efficiency=None`` means at span level.
 DEFAULT_EFFICIENCY: Final[CollectiveEfficiency] = HOPPER
 
@@ -248,6 +257,18 @@ EFFICIENCY_SOURCES: Final[Mapping[str, str]] = types.MappingProxyType(
         "nvls_latency_s": "25 us: NCCL 2.30.7 tuning.cc hwLat NVLink NVLS/Simple",
         "sharp_latency_s": "30 us: NCCL 2.30.7 tuning.cc hwLat NET CollNet/Simple (30-31 us)",
         "multi_node_hop_factor": "1.8: NCCL tuning.cc, intraLat *= 1.8 for LL when nNodes > 1",
+        "all_to_all": (
+            "Hopper 1.0: NCCL all-to-all on 8 NVLink4 GPUs measures 383 GB/s busbw at 1 GB "
+            "(rapidsai/rapidsmpf#590), the scale-up efficiency of the other collectives; "
+            "Blackwell 0.70: expert-parallel dispatch/combine inside a GB200 NVL72 reaches "
+            "479-550 GB/s (BF16, 8-36 ranks) of 900 GB/s per direction "
+            "(DeepEP hybrid-ep docs/README_Hybrid-EP.md @ 94a9f8f), 0.53-0.61 of the link "
+            "= 0.70 x the 0.80 scale-up efficiency"
+        ),
+        "all_to_all_peer_latency_s": (
+            "1 us per peer: assumption (one grouped send/receive pair per peer; no "
+            "published small-message all-to-all latency table was found)"
+        ),
     }
 )
 

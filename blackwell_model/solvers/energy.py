@@ -192,6 +192,7 @@ DEFAULT_TRAINING_ACTIVITY: Mapping[str, PhaseActivity] = _frozen_map(
         "cp_comm": _COMM,
         "ep_comm": _COMM,
         "pp_comm": _COMM,
+        "offload": _COMM,
         "dp_comm": _COMM,
         "pipeline_bubble": PhaseActivity(0.1, 0.05),
         "optimizer": PhaseActivity(0.1, 1.0),

@@ -6,7 +6,9 @@
     t_{memory} = \\frac{B}{\\eta_m B_{peak}}, \\qquad
     t = \\max(t_{compute}, t_{memory}) + t_0
 
-with :math:`F` the operator's FLOPs, :math:`B` its bytes moved,
+(grouped MoE GEMMs add the unhidden part of the shorter time, see
+:attr:`Efficiency.grouped_overlap`) with :math:`F` the operator's FLOPs,
+:math:`B` its bytes moved,
 :math:`P_{peak}` the dense peak at the precision, :math:`B_{peak}` the peak
 memory bandwidth, :math:`\\eta_c, \\eta_m` the achievable fractions from an
 :class:`Efficiency` model and :math:`t_0` a fixed per-kernel overhead
@@ -223,6 +225,11 @@ def roofline(
         if isinstance(efficiency, Efficiency)
         else (DEFAULT_EFFICIENCY.overhead_s if efficiency is None else 0.0)
     )
+    combiner = (
+        efficiency
+        if isinstance(efficiency, Efficiency)
+        else (DEFAULT_EFFICIENCY if efficiency is None else None)
+    )
     moved = op.bytes_read + op.bytes_written
     ct = op.flops / (peak * cf)
     mt = moved / (bw * mf)
@@ -235,7 +242,7 @@ def roofline(
         bytes=moved,
         compute_time_s=ct,
         memory_time_s=mt,
-        time_s=max(ct, mt) + overhead,
+        time_s=(combiner.combine(op, ct, mt) if combiner is not None else max(ct, mt)) + overhead,
         arithmetic_intensity=ai,
         ridge_point=peak / bw,
         effective_ridge_point=peak * cf / (bw * mf),

@@ -4,43 +4,59 @@ One code path serves a single prediction and a layout search: the step is
 evaluated on numpy arrays of candidate layouts (a single layout is an array of
 length one).  Per-layer compute times come from
 :func:`~blackwell_model.solvers.roofline` on the operators of
-:func:`~blackwell_model.workload.layer_operators` and are cached per
-``(micro_batch, tp, cp, ep)`` shape; communication times come from
-:func:`~blackwell_model.solvers.collective_time` on the span of each parallel
-group, cached per group shape.
+:func:`~blackwell_model.workload.layer_operators` (MoE blocks from
+:mod:`blackwell_model.workload.moe`) and are cached per layer shape;
+communication times come from :func:`~blackwell_model.solvers.collective_time`
+on the span of each parallel group (expert groups folded over the stage's
+``tp x cp x dp`` ranks), cached per group shape.
 
-The composition, per GPU of the busiest pipeline stage holding :math:`L_s`
-layers, with :math:`m` micro-batches, :math:`p` stages and :math:`v` virtual
-chunks:
+The composition, per pipeline rank ``r`` holding :math:`n_r` dense and
+:math:`n'_r` MoE layers, with :math:`m` micro-batches, :math:`p` stages and
+:math:`v` virtual chunks:
 
 .. math::
 
-   T_{mb} = L_s \\left(t_f + t_b + t_{rc} + t_{tp} + t_{cp} + t_{ep}\\right)
-            + t_{edge} + t_{pp}, \\qquad
-   T_{step} = m\\,T_{mb} + \\frac{p - 1}{v} T_{mb} + t_{dp} + t_{opt} + t_0
+   T_r = n_r\\,t_{dense} + n'_r\\,t_{moe} + t_{edge,r} + t_{pp}, \\qquad
+   t_{layer} = t_f + t_b + t_{rc} + t_{tp} + t_{cp} + t_{ep} + t_{off}
+
+.. math::
+
+   T_{step} = m \\max_r T_r + \\frac{p - 1}{v} \\max_r T_r + t_{dp} + t_{opt} + t_0
 
 where :math:`t_f, t_b` are a layer's forward and backward compute,
-:math:`t_{rc}` the recomputed forward (all of it for full recomputation, the
-attention core for selective), :math:`t_{tp}, t_{cp}, t_{ep}` the exposed
-tensor-, context- and expert-parallel communication, :math:`t_{edge}` the
-embedding, LM head and loss, :math:`t_{pp}` the exposed pipeline transfers,
-:math:`t_{dp}` the exposed data-parallel gradient and weight collectives and
-:math:`t_{opt}` the optimizer step.
+:math:`t_{rc}` the recomputed forward of the checkpointed modules (the whole
+layer for full recomputation), :math:`t_{tp}, t_{cp}, t_{ep}` the exposed
+tensor-, context- and expert-parallel communication (the expert all-to-all
+hidden under the shared experts, or under another micro-batch's compute with
+``overlap_moe_comm``), :math:`t_{off}` the exposed activation offload to host
+memory, :math:`t_{edge,r}` the embedding (first rank), LM head, loss and MTP
+modules (last rank), :math:`t_{pp}` the exposed pipeline transfers,
+:math:`t_{dp}` the exposed data-parallel gradient and weight collectives of
+the slowest rank and :math:`t_{opt}` the optimizer step.  The slowest rank
+sets the pace, so an uneven split (fewer layers on the first and last stage)
+shows in the step time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
-from ..parallel.layout import Recompute
+from ..parallel.layout import RECOMPUTE_MODULES, stage_layer_arrays
+from ..parallel.memory import (
+    MemoryModel,
+    activation_bytes_arrays,
+    stage_moe_layers,
+    stage_param_arrays,
+)
 from ..topology.span import GroupSpan
 from ..units import finite_non_negative, fraction
+from ..workload.moe import expert_load_factor
 from ..workload.operators import OpKind, layer_operators, model_operators
 from ._efficiency import Efficiency
 from .collectives import CollectiveEfficiency, collective_time, efficiency_for
@@ -52,9 +68,11 @@ __all__ = [
     "BREAKDOWN_KEYS",
     "CALIBRATED_ROOFLINE",
     "UNFUSED_SCORE_BYTES",
+    "LayerTimes",
     "StepArrays",
     "TrainingEfficiency",
     "TrainingSolver",
+    "host_link_Bps",
 ]
 
 #: Parts of a training step, in the order of :attr:`StepArrays.breakdown`.
@@ -65,14 +83,12 @@ BREAKDOWN_KEYS: tuple[str, ...] = (
     "cp_comm",
     "ep_comm",
     "pp_comm",
+    "offload",
     "pipeline_bubble",
     "dp_comm",
     "optimizer",
     "overhead",
 )
-
-_RECOMPUTE_CODE = {Recompute.NONE: 0, Recompute.SELECTIVE: 1, Recompute.FULL: 2}
-
 
 #: Bytes moved per attention-score element by an unfused attention core
 #: (forward, backward): 16-bit scores written by the first GEMM (2), read and
@@ -81,6 +97,19 @@ _RECOMPUTE_CODE = {Recompute.NONE: 0, Recompute.SELECTIVE: 1, Recompute.FULL: 2}
 #: (2), dropout backward (5), softmax backward reading probabilities and
 #: gradient and writing the result (6), read by two GEMMs (4).
 UNFUSED_SCORE_BYTES: tuple[float, float] = (13.0, 17.0)
+
+#: Operator modules whose forward each recompute module re-runs (the
+#: Megatron-Core ``--recompute-modules``); ``moe`` also repeats the dispatch
+#: and combine all-to-all.
+_MODULE_OPS: Mapping[str, tuple[str, ...]] = {
+    "core_attn": ("core_attn",),
+    "layernorm": ("layernorm",),
+    "mla_up_proj": ("mla_up_proj",),
+    "mlp": ("mlp",),
+    "moe_act": ("moe_act",),
+    "moe": ("moe_router", "moe_dispatch", "moe_experts", "moe_act", "shared_experts"),
+    "shared_experts": ("shared_experts",),
+}
 
 
 def _activation(precision: Precision) -> Precision:
@@ -156,7 +185,10 @@ class TrainingEfficiency:
         Fraction of a layer's attention time that can hide the ring exchange of
         keys and values in context parallelism.
     ep_overlap
-        Fraction of expert-parallel all-to-all hidden under compute.
+        Fraction of a layer's compute (another micro-batch's) that can hide the
+        expert-parallel all-to-all with ``Layout.overlap_moe_comm`` (Megatron's
+        1F1B all-to-all overlap).  Without it the dispatch and combine hide
+        only under the shared experts of the same layer.
     dp_overlap
         Fraction of a stage's backward (forward) compute of one micro-batch
         that can hide the gradient reduce-scatter (parameter all-gather) when
@@ -164,9 +196,9 @@ class TrainingEfficiency:
     pp_overlap
         Fraction of pipeline send/receive hidden when ``Layout.overlap_pp_comm``
         is set.
-    grad_reduce_bytes
-        Bytes per gradient element in the data-parallel reduction [B] (FP32
-        main gradients: 4).
+    offload_overlap
+        Fraction of a layer's forward (backward) compute that can hide the
+        copy of its activations to (from) host memory.
     optimizer_bytes
         HBM traffic of the Adam update per local parameter [B]: read FP32
         master weight, two moments and gradient (16), write them back (12) and
@@ -183,10 +215,10 @@ class TrainingEfficiency:
     low_precision_gemm_fraction: float = attrs.field(default=0.5, validator=_FRACTION)
     tp_overlap: float = attrs.field(default=0.7, validator=_FRACTION)  # calibrated (prior 0.5)
     cp_overlap: float = attrs.field(default=0.8, validator=_FRACTION)
-    ep_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
+    ep_overlap: float = attrs.field(default=0.8, validator=_FRACTION)
     dp_overlap: float = attrs.field(default=1.0, validator=_FRACTION)  # calibrated (prior 0.9)
     pp_overlap: float = attrs.field(default=0.9, validator=_FRACTION)
-    grad_reduce_bytes: float = attrs.field(default=4.0, validator=finite_non_negative)
+    offload_overlap: float = attrs.field(default=0.9, validator=_FRACTION)
     optimizer_bytes: float = attrs.field(default=30.0, validator=finite_non_negative)
     step_overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
 
@@ -204,11 +236,54 @@ class StepArrays:
         ``step_time_s``.
     hardware_flops
         FLOPs executed per step over all GPUs, recomputation included [FLOP].
+    stage_time_s
+        Time of one micro-batch on the first, busiest middle and last
+        pipeline rank, shape ``(3, n)`` [s] (0 where a rank does not exist).
     """
 
     step_time_s: np.ndarray
     breakdown: Mapping[str, np.ndarray]
     hardware_flops: np.ndarray
+    stage_time_s: np.ndarray
+
+
+class LayerTimes(NamedTuple):
+    """Times of one layer on one GPU for one micro-batch [s] (and its forward FLOPs).
+
+    ``modules`` is the forward time of the kernels of each recompute module
+    (:data:`~blackwell_model.parallel.layout.RECOMPUTE_MODULES` order);
+    ``module_flops`` their forward FLOPs [FLOP].
+    """
+
+    fwd: float
+    bwd: float
+    attn_fwd: float
+    attn_bwd: float
+    flops: float
+    modules: tuple[float, ...]
+    module_flops: tuple[float, ...]
+    shared_fwd: float
+    shared_bwd: float
+
+
+def host_link_Bps(cluster: Any) -> float:
+    """Bandwidth of one accelerator's link to host memory, per direction [B/s] (0 if unknown).
+
+    NVLink-C2C on a superchip (GB200: 450 GB/s each way per GPU), else the
+    node's host link (PCIe), else the accelerator's own ``host_link``.
+    """
+    node = getattr(getattr(cluster, "domain", None), "node", None)
+    if node is not None:
+        sc = getattr(node, "superchip", None)
+        if sc is not None and getattr(sc, "c2c_link", None) is not None:
+            return float(sc.c2c_link.bandwidth.m)
+        link = getattr(node, "host_link", None)
+        if link is not None:
+            return float(link.bandwidth.m)
+    link = getattr(getattr(cluster, "accelerator", None), "host_link", None)
+    if link is not None:
+        return float(link.bandwidth.m)
+    return 0.0
 
 
 def _groups(*cols: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
@@ -236,6 +311,12 @@ def _groups(*cols: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
     return out
 
 
+def _col(c: Mapping[str, Any], key: str, n: int, default: int) -> np.ndarray:
+    if key not in c:
+        return np.full(n, default, dtype=np.int64)
+    return np.broadcast_to(np.asarray(c[key], dtype=np.int64), (n,))
+
+
 class TrainingSolver:
     """Evaluates training steps of one model on one cluster, with caches.
 
@@ -254,6 +335,9 @@ class TrainingSolver:
     hierarchy
         Optional :class:`~blackwell_model.topology.Hierarchy`-like object with
         ``span(ranks) -> GroupSpan``; built from the cluster when omitted.
+    memory
+        :class:`~blackwell_model.parallel.MemoryModel` used to size the
+        activations that offloading moves (defaults to the documented model).
     """
 
     def __init__(
@@ -263,7 +347,17 @@ class TrainingSolver:
         efficiency: TrainingEfficiency | None = None,
         *,
         hierarchy: Any = None,
+        memory: MemoryModel | None = None,
     ) -> None:
+        from ..hardware.system import Cluster
+        from ..workload.transformer import Transformer
+
+        if not isinstance(model, Transformer):
+            raise SpecError(f"model must be a Transformer, got {type(model).__name__} {model!r}")
+        if not isinstance(cluster, Cluster):
+            raise SpecError(f"cluster must be a Cluster, got {type(cluster).__name__} {cluster!r}")
+        if memory is not None and not isinstance(memory, MemoryModel):
+            raise SpecError(f"memory must be a MemoryModel or None, got {type(memory).__name__}")
         self.model = model
         self.cluster = cluster
         self.accelerator = cluster.accelerator
@@ -272,6 +366,7 @@ class TrainingSolver:
             raise SpecError(
                 f"efficiency must be a TrainingEfficiency or None, got {type(self.eff).__name__}"
             )
+        self.memory = memory or MemoryModel()
         self.coll = self.eff.collectives or efficiency_for(self.accelerator)
         roof = self.eff.roofline
         units = self.accelerator.compute_units
@@ -284,23 +379,34 @@ class TrainingSolver:
 
             hierarchy = cluster_spans(cluster)
         self.spans = hierarchy
-        self._layers: dict[tuple[Any, ...], dict[bool, tuple[float, ...]]] = {}
+        self._layers: dict[tuple[Any, ...], dict[bool, LayerTimes]] = {}
         self._edges: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
         self._span_cache: dict[tuple[int, ...], GroupSpan | None] = {}
-        self._coll_cache: dict[tuple[Any, ...], float] = {}
-        self.moe_fraction = model.n_moe_layers / model.layers
+        self._rank_span_cache: dict[tuple[Any, ...], GroupSpan | None] = {}
         self.hbm_Bps = float(self.accelerator.memory_bandwidth.m)
+        self.host_Bps = host_link_Bps(cluster)
+
+    def matches(self, model: Any, cluster: Any) -> bool:
+        """True if this solver was built for ``model`` and ``cluster`` (equal objects)."""
+        return bool(
+            (self.model is model or self.model == model)
+            and (self.cluster is cluster or self.cluster == cluster)
+        )
 
     # ---------------------------------------------------------------- compute
-    def _time(self, ops: Any) -> tuple[float, float, float]:
+    def _time(self, ops: Any) -> tuple[float, float, float, dict[str, tuple[float, float]]]:
         total = attn = flops = 0.0
+        by_module: dict[str, list[float]] = {}
         for op in ops:
             r = roofline(op, self.accelerator, efficiency=self.kernel_eff)
             total += r.time_s
             flops += op.flops
             if op.kind is OpKind.ATTENTION:
                 attn += r.time_s
-        return total, attn, flops
+            acc = by_module.setdefault(op.module, [0.0, 0.0])
+            acc[0] += r.time_s
+            acc[1] += op.flops
+        return total, attn, flops, {k: (v[0], v[1]) for k, v in by_module.items()}
 
     def _layer_times_at(  # noqa: PLR0917 - positional arguments are the cache key / hot path
         self,
@@ -310,23 +416,51 @@ class TrainingSolver:
         tp: int,
         cp: int,
         ep: int,
+        etp: int,
         sp: bool,
-    ) -> dict[bool, tuple[float, ...]]:
-        out: dict[bool, tuple[float, ...]] = {}
-        for lt in dict.fromkeys(self.model.layer_types()):
+        load: float,
+        grad_bytes: float,
+    ) -> dict[bool, LayerTimes]:
+        out: dict[bool, LayerTimes] = {}
+        counts: dict[bool, int] = {}
+        for lt in self.model.distinct_layer_types():
             common: dict[str, Any] = dict(
-                batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp, ep=ep,
-                layer=lt, sequence_parallel=sp, activation_precision=_activation(precision),
+                batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp,
+                ep=ep if lt.moe else 1, etp=etp if lt.moe else None, layer=lt,
+                sequence_parallel=sp, activation_precision=_activation(precision),
+                expert_load=load if lt.moe else 1.0,
             )  # fmt: skip
-            fwd, attn, flops = self._time(layer_operators(self.model, phase="forward", **common))
-            bwd, attn_b, _ = self._time(layer_operators(self.model, phase="backward", **common))
+            fwd, attn, flops, mods = self._time(
+                layer_operators(self.model, phase="forward", **common)
+            )
+            bwd, attn_b, _, mods_b = self._time(
+                layer_operators(
+                    self.model, phase="backward", grad_accum_bytes=grad_bytes, **common
+                )
+            )
+            rc_t = tuple(
+                sum(mods.get(name, (0.0, 0.0))[0] for name in _MODULE_OPS[m])
+                for m in RECOMPUTE_MODULES
+            )
+            rc_f = tuple(
+                sum(mods.get(name, (0.0, 0.0))[1] for name in _MODULE_OPS[m])
+                for m in RECOMPUTE_MODULES
+            )
+            vals = LayerTimes(
+                fwd, bwd, attn, attn_b, flops, rc_t, rc_f,
+                mods.get("shared_experts", (0.0, 0.0))[0],
+                mods_b.get("shared_experts", (0.0, 0.0))[0],
+            )  # fmt: skip
             prev = out.get(lt.moe)
-            vals = (fwd, bwd, attn, flops, attn_b)
-            # layers of one MoE-ness may differ by window; average them
+            # layers of one MoE-ness may differ by window; average them (by count)
+            w = self.model.layer_type_counts()[lt]
             if prev is None:
                 out[lt.moe] = vals
+                counts[lt.moe] = w
             else:
-                out[lt.moe] = tuple((a + b) / 2 for a, b in zip(prev, vals, strict=True))  # type: ignore[assignment]
+                c0 = counts[lt.moe]
+                out[lt.moe] = _blend(prev, vals, w / (c0 + w))
+                counts[lt.moe] = c0 + w
         return out
 
     def layer_times(  # noqa: PLR0917 - positional arguments are the cache key / hot path
@@ -338,27 +472,33 @@ class TrainingSolver:
         cp: int,
         ep: int,
         sp: bool,
-    ) -> dict[bool, tuple[float, ...]]:
-        """Per-layer ``(fwd_s, bwd_s, attn_fwd_s, fwd_flops, attn_bwd_s)``, dense (False) and MoE (True).
+        etp: int | None = None,
+        load: float = 1.0,
+        grad_bytes: float = 4.0,
+    ) -> dict[bool, LayerTimes]:
+        """Per-layer :class:`LayerTimes`, dense (False) and MoE (True).
 
         For 8-bit and narrower precisions the times blend the layer at that
         precision and at BF16 with
         :attr:`TrainingEfficiency.low_precision_gemm_fraction` (the non-GEMM
-        kernels are the same in both).
+        kernels are the same in both).  ``load`` is the busiest expert-parallel
+        rank's share of routed tokens over the mean
+        (:func:`~blackwell_model.workload.moe.expert_load_factor`);
+        ``grad_bytes`` the bytes per weight of the main-gradient buffer that
+        the weight-gradient GEMMs accumulate into (4 for FP32, 2 for BF16).
         """
-        key = (precision, micro_batch, seq_len, tp, cp, ep, sp)
+        et = tp if etp is None else etp
+        load = round(float(load), 6)
+        key = (precision, micro_batch, seq_len, tp, cp, ep, et, sp, load, grad_bytes)
         hit = self._layers.get(key)
         if hit is not None:
             return hit
-        args = (micro_batch, seq_len, tp, cp, ep, sp)
+        args = (micro_batch, seq_len, tp, cp, ep, et, sp, load, float(grad_bytes))
         out = self._layer_times_at(precision, *args)
         if precision.bytes < 2.0:
             phi = self.eff.low_precision_gemm_fraction
             wide = self._layer_times_at(Precision.BF16, *args)
-            out = {
-                k: tuple(phi * a + (1.0 - phi) * b for a, b in zip(v, wide[k], strict=True))  # type: ignore[misc]
-                for k, v in out.items()
-            }
+            out = {k: _blend(wide[k], v, phi) for k, v in out.items()}
         self._layers[key] = out
         return out
 
@@ -429,31 +569,51 @@ class TrainingSolver:
         self._span_cache[key] = span
         return span
 
-    def _placement_spans(
-        self, tp: int, cp: int, ep: int, pp: int, dp: int, *, order: int
+    def _stage_span(  # noqa: PLR0917 - positional arguments are the cache key
+        self, members: tuple[int, ...], tp: int, cp: int, pp: int, order: int
+    ) -> GroupSpan | None:
+        """Span of a group given by stage-local indices ``j`` in ``[0, tp*cp*dp)``.
+
+        Stage-local index ``j = tp_r + tp * (cp_r + cp * dp_r)`` is mapped to
+        the global rank of pipeline stage 0 under the placement: ``j`` itself
+        for ``tp-cp-ep-dp-pp``; ``tp_r + tp * cp_r + tp * cp * pp * dp_r`` for
+        ``tp-cp-ep-pp-dp``.
+        """
+        if len(members) < 2:
+            return None
+        key = (members, tp, cp, pp, order)
+        if key in self._rank_span_cache:
+            return self._rank_span_cache[key]
+        if order == 0:
+            ranks = list(members)
+        else:
+            block = tp * cp
+            ranks = [j % block + block * pp * (j // block) for j in members]
+        span = self.spans.span(ranks)
+        self._rank_span_cache[key] = span
+        return span
+
+    def _placement_spans(  # noqa: PLR0917 - positional arguments are the cache key
+        self, tp: int, cp: int, ep: int, etp: int, pp: int, dp: int, order: int
     ) -> tuple[GroupSpan | None, ...]:
-        """Spans of the (cp, ep, pp, dense-dp, expert-dp) groups of rank 0 under a placement."""
+        """Spans of the (cp, pp, dense-dp, ep, expert-dp, etp) groups of rank 0.
+
+        Dense groups follow the placement; expert groups fold over the
+        stage's ``tp * cp * dp`` ranks in Megatron's expert order: ``etp``
+        innermost, then ``ep``, then expert data parallel.
+        """
+        s_cp = self.span(cp, tp)
         if order == 0:  # tp-cp-ep-dp-pp: the cp x dp ranks of a stage are contiguous
-            return (
-                self.span(cp, tp),
-                self.span(ep, tp),
-                self.span(pp, tp * cp * dp),
-                self.span(cp * dp, tp),
-                self.span(cp * dp // ep, tp * ep),
-            )
-        # tp-cp-ep-pp-dp: cp stride tp, pp stride tp*cp, dp stride tp*cp*pp
-        dp_stride = tp * cp * pp
-        s_dp = self.span(dp, dp_stride, (cp, tp) if cp > 1 else None)
-        if cp % ep == 0:  # the ep group lies inside the cp ranks
-            s_ep = self.span(ep, tp)
-            s_edp = self.span(dp, dp_stride, (cp // ep, tp * ep) if cp // ep > 1 else None)
-        elif ep % cp == 0:  # ep spans all cp ranks and ep / cp data-parallel replicas
-            s_ep = self.span(ep // cp, dp_stride, (cp, tp) if cp > 1 else None)
-            s_edp = self.span(dp * cp // ep, dp_stride * (ep // cp))
-        else:  # neither divides the other: approximate by the Megatron-order groups
-            s_ep = self.span(ep, tp)
-            s_edp = self.span(cp * dp // ep, tp * ep)
-        return self.span(cp, tp), s_ep, self.span(pp, tp * cp), s_dp, s_edp
+            s_pp = self.span(pp, tp * cp * dp)
+            s_dp = self.span(cp * dp, tp)
+        else:  # tp-cp-ep-pp-dp: pp stride tp*cp, dp stride tp*cp*pp
+            s_pp = self.span(pp, tp * cp)
+            s_dp = self.span(dp, tp * cp * pp, (cp, tp) if cp > 1 else None)
+        edp = max(1, tp * cp * dp // (ep * etp))
+        s_ep = self._stage_span(tuple(etp * i for i in range(ep)), tp, cp, pp, order)
+        s_edp = self._stage_span(tuple(etp * ep * i for i in range(edp)), tp, cp, pp, order)
+        s_etp = self._stage_span(tuple(range(etp)), tp, cp, pp, order)
+        return s_cp, s_pp, s_dp, s_ep, s_edp, s_etp
 
     def comm(self, op: str, span: GroupSpan | None, size_bytes: np.ndarray) -> np.ndarray:
         """Collective time [s] of ``op`` over ``span`` for each size (0 for a group of one)."""
@@ -462,230 +622,414 @@ class TrainingSolver:
         return np.asarray(collective_time(op, span, size_bytes, efficiency=self.coll), dtype=float)
 
     # ------------------------------------------------------------- evaluation
-    def evaluate(self, c: Mapping[str, np.ndarray]) -> StepArrays:
+    def evaluate(self, c: Mapping[str, Any]) -> StepArrays:
         """Step times of candidate layouts given as equal-length integer arrays.
 
-        Keys: ``tp, cp, ep, pp, vpp, dp, micro_batch, global_batch, seq_len,
-        recompute`` (0 none, 1 selective, 2 full), ``zero``, ``precision``
-        (a :class:`Precision`, the same for all), ``sequence_parallel``,
-        ``overlap_dp``, ``overlap_tp``, ``overlap_pp`` (0/1 arrays) and
-        optionally ``flash_attention`` (0/1, default 1: a fused attention
-        kernel; 0: the unfused core of :meth:`unfused_attention_times`).
+        Keys as :meth:`~blackwell_model.parallel.Layout.columns` (``tp, cp,
+        ep, pp, vpp, dp, micro_batch, global_batch, seq_len, recompute, zero,
+        sequence_parallel, overlap_dp, overlap_tp, overlap_pp`` required; the
+        others default to a plain layout's values), the ``precision`` (the
+        same for all) and optionally ``flash_attention`` (0/1, default 1: a
+        fused attention kernel; 0: the unfused core of
+        :meth:`unfused_attention_times`).
+
+        Raises
+        ------
+        InfeasibleLayoutError
+            If a candidate offloads activations but the cluster has no known
+            host link.
         """
         model = self.model
         eff = self.eff
         tp, cp, ep, pp = (np.asarray(c[k], dtype=np.int64) for k in ("tp", "cp", "ep", "pp"))
+        n = tp.shape[0]
         vpp, dp, mb = (np.asarray(c[k], dtype=np.int64) for k in ("vpp", "dp", "micro_batch"))
+        etp = _col(c, "etp", n, 0)
+        etp = np.where(etp > 0, etp, tp)
         gb = np.asarray(c["global_batch"], dtype=np.int64)
         seq = np.asarray(c["seq_len"], dtype=np.int64)
         rc = np.asarray(c["recompute"], dtype=np.int64)
+        mods = _col(c, "recompute_modules", n, -1)
+        mods = np.where(mods < 0, np.where(rc == 1, 1, 0), np.where(rc == 1, mods, 0))
+        rc_layers = _col(c, "recompute_layers", n, 0)
+        rc_block = _col(c, "recompute_block", n, 0)
+        offload = _col(c, "offload_layers", n, 0)
         zero = np.asarray(c["zero"], dtype=np.int64)
+        grad_b = np.where(_col(c, "grad_fp32", n, 1) == 1, 4.0, 2.0)
+        lp_w = _col(c, "lp_weights", n, 0)
         sp = np.asarray(c["sequence_parallel"], dtype=bool) & (tp > 1)
         ov_dp = np.asarray(c["overlap_dp"], dtype=bool)
         ov_tp = np.asarray(c["overlap_tp"], dtype=bool)
         ov_pp = np.asarray(c["overlap_pp"], dtype=bool)
+        ov_moe = _col(c, "overlap_moe", n, 0).astype(bool)
         flash = np.broadcast_to(np.asarray(c.get("flash_attention", 1), dtype=bool), tp.shape)
         order = np.broadcast_to(np.asarray(c.get("placement", 0), dtype=np.int64), tp.shape)
-        precision: Precision = c["precision"]  # type: ignore[assignment]
-        n = tp.shape[0]
+        precision: Precision = c["precision"]
+        cap = float(c.get("capacity_factor", 0.0) or 0.0)
+        cv = float(c.get("expert_load_cv", 0.0) or 0.0)
+        if np.any(offload > 0) and self.host_Bps <= 0.0:
+            raise InfeasibleLayoutError(
+                "offload",
+                f"offload_layers > 0 needs a host link, but {self.cluster.name} has none "
+                "(no superchip C2C link or host_link)",
+            )
         s_loc = seq // cp
         m = gb // (dp * mb)
+        mf = m.astype(float)
         layers = model.layers
-        stage = vpp * -(-layers // (pp * vpp))
-        frac = self.moe_fraction
+        first, middle, last = stage_layer_arrays(layers, c)
+        first_moe, middle_moe, last_moe = stage_moe_layers(model, first, middle, last, vpp)
+        h = float(model.hidden)
+        tok = (mb * s_loc).astype(float)
+        tok_sp = tok / np.where(sp, tp, 1)
+        act_b = 2.0
 
-        # per-layer compute, looked up per distinct shape
-        f = np.empty(n)
-        b = np.empty(n)
-        a = np.empty(n)
-        fl = np.empty(n)
+        # --- per-layer compute and recomputation, by distinct shape
+        K = len(RECOMPUTE_MODULES)
+        names = ("f", "b", "a", "ab", "fl", "sf", "sb")
+        dense = {k: np.zeros(n) for k in names}
+        moe = {k: np.zeros(n) for k in names}
+        d_mod = np.zeros((K, n))
+        m_mod = np.zeros((K, n))
+        d_modf = np.zeros((K, n))
+        m_modf = np.zeros((K, n))
+        load = np.ones(n)
         e_emb = np.empty(n)
         e_head = np.empty(n)
         fl_edge = np.empty(n)
-        for (mb_i, s_i, tp_i, cp_i, ep_i, sp_i), sel in _groups(
-            mb, s_loc, tp, cp, ep, sp.astype(np.int64)
+        grad_code = (grad_b == 4.0).astype(np.int64)
+        for (mb_i, s_i, tp_i, cp_i, ep_i, etp_i, sp_i, g_i), sel in _groups(
+            mb, s_loc, tp, cp, ep, etp, sp.astype(np.int64), grad_code
         ):
-            lt = self.layer_times(precision, mb_i, s_i * cp_i, tp_i, cp_i, ep_i, bool(sp_i))
-            dense = lt.get(False, lt.get(True))
-            moe = lt.get(True, dense)
-            vals = [(1.0 - frac) * dv + frac * mv for dv, mv in zip(dense, moe, strict=True)]  # type: ignore[arg-type]
-            f[sel], b[sel], a[sel], fl[sel], a_b = vals
+            ld = 1.0
+            if model.is_moe:
+                toks = mb_i * s_i / (tp_i if sp_i else 1) * etp_i * ep_i
+                ld = float(
+                    expert_load_factor(
+                        toks, model.experts, model.experts_per_token, ep_i, cv, cap
+                    )
+                )
+            lt = self.layer_times(
+                precision, mb_i, s_i * cp_i, tp_i, cp_i, ep_i, bool(sp_i), etp_i, ld,
+                4.0 if g_i else 2.0,
+            )  # fmt: skip
+            load[sel] = ld
+            d_lt = lt.get(False, lt.get(True))
+            m_lt = lt.get(True, d_lt)
+            assert d_lt is not None and m_lt is not None
+            for store, vals, mod, modf in ((dense, d_lt, d_mod, d_modf), (moe, m_lt, m_mod, m_modf)):
+                store["f"][sel] = vals.fwd
+                store["b"][sel] = vals.bwd
+                store["a"][sel] = vals.attn_fwd
+                store["ab"][sel] = vals.attn_bwd
+                store["fl"][sel] = vals.flops
+                store["sf"][sel] = vals.shared_fwd
+                store["sb"][sel] = vals.shared_bwd
+                mod[:, sel] = np.asarray(vals.modules)[:, None]
+                modf[:, sel] = np.asarray(vals.module_flops)[:, None]
             unfused = sel[~flash[sel]]
             if unfused.size:
                 uf, ub = self.unfused_attention_times(precision, mb_i, s_i * cp_i, tp_i, cp_i)
-                f[unfused] += uf - a[unfused]
-                b[unfused] += ub - a_b
-                a[unfused] = uf
+                for store, mod in ((dense, d_mod), (moe, m_mod)):
+                    store["f"][unfused] += uf - store["a"][unfused]
+                    store["b"][unfused] += ub - store["ab"][unfused]
+                    store["a"][unfused] = uf
+                    store["ab"][unfused] = ub
+                    mod[0, unfused] = uf
             emb, head, fe, fh = self.edge_times(precision, mb_i, s_i * cp_i, tp_i, cp_i, bool(sp_i))
             e_emb[sel], e_head[sel], fl_edge[sel] = emb, head, fe + fh
-        edge = np.where(pp == 1, e_emb + e_head, np.maximum(e_emb, e_head))
-        rc_time = np.where(rc == 2, f, np.where(rc == 1, a, 0.0))
 
-        # tensor parallel: 4 collectives per layer forward (AG+RS or AR per block), 4 backward
-        act = 2.0
-        tok = (mb * s_loc).astype(float)
-        h = float(model.hidden)
-        tp_size = tok * h * act
-        tp_t = np.zeros(n)
+        # --- communication per layer and per step, by distinct group shape
+        tp_d = np.zeros(n)  # exposed TP comm of a dense layer (all passes)
+        tp_m = np.zeros(n)
+        tp_fwd_d = np.zeros(n)  # unexposed forward TP comm (what recomputation repeats)
+        tp_fwd_m = np.zeros(n)
         cp_t = np.zeros(n)
-        ep_t = np.zeros(n)
+        a2a_f = np.zeros(n)  # dispatch + combine, forward, of one MoE layer
+        etp_t = np.zeros(n)
         pp_t = np.zeros(n)
-        dp_t = np.zeros(n)
-        for (tp_i, cp_i, ep_i, pp_i, dp_i, order_i), sel in _groups(tp, cp, ep, pp, dp, order):
-            # placement 0, Megatron-Core's tp-cp-ep-dp-pp:
-            #   rank = tp_r + tp * (c + cp * dp * pp_r) with c = cp_r + cp * dp_r
-            # placement 1, tp-cp-ep-pp-dp:
-            #   rank = tp_r + tp * (cp_r + cp * (pp_r + pp * dp_r))
-            # expert layers read the cp x dp ranks of a stage as ep (inner) x expert-dp
-            s_cp_, s_ep_, s_pp_, s_dp_, s_edp_ = self._placement_spans(
-                tp_i, cp_i, ep_i, pp_i, dp_i, order=order_i
+        s_dp_l: list[Any] = [None] * n
+        dp_keys = np.zeros(n, dtype=np.int64)
+        spans_by_key: dict[int, tuple[Any, Any]] = {}
+        shared_tp = bool(model.is_moe and model.shared_experts)
+        for gi, ((tp_i, cp_i, ep_i, etp_i, pp_i, dp_i, order_i), sel) in enumerate(
+            _groups(tp, cp, ep, etp, pp, dp, order)
+        ):
+            s_cp, s_pp, s_dp, s_ep, s_edp, s_etp = self._placement_spans(
+                tp_i, cp_i, ep_i, etp_i, pp_i, dp_i, order_i
             )
+            spans_by_key[gi] = (s_dp, s_edp)
+            dp_keys[sel] = gi
             s_tp = self.span(tp_i, 1)
             if s_tp is not None:
-                sz = tp_size[sel]
+                sz = tok[sel] * h * act_b
                 ag = self.comm("all_gather", s_tp, sz)
                 rs = self.comm("reduce_scatter", s_tp, sz)
                 ar = self.comm("all_reduce", s_tp, sz)
-                per_layer = np.where(sp[sel], 2.0 * (ag + rs), 2.0 * ar)
-                passes = 2.0 + (rc[sel] == 2)
+                pair = np.where(sp[sel], ag + rs, ar)
                 exposed = np.where(ov_tp[sel], 1.0 - eff.tp_overlap, 1.0)
-                tp_t[sel] = per_layer * passes * exposed
-            s_cp = s_cp_
+                # a dense block: attention + MLP, one collective pair each, per pass;
+                # an MoE block: attention (+ the shared experts, which are TP-split)
+                tp_fwd_d[sel] = 2.0 * pair
+                tp_fwd_m[sel] = (1.0 + shared_tp) * pair
+                tp_d[sel] = 2.0 * tp_fwd_d[sel] * exposed
+                tp_m[sel] = 2.0 * tp_fwd_m[sel] * exposed
             if s_cp is not None:
-                kv_bytes = tok[sel] * 2.0 * model.n_kv_heads * model.qk_dim * act / tp_i
+                kv_bytes = tok[sel] * 2.0 * model.n_kv_heads * model.qk_dim * act_b / tp_i
                 step = self.comm("send_recv", s_cp, kv_bytes)
-                comm = step * (cp_i - 1) * (3.0 + (rc[sel] == 2))
-                hide = eff.cp_overlap * a[sel] * 3.0
+                # ring attention: cp - 1 exchanges in forward, twice that in backward,
+                # each hidden under the attention of one chunk
+                comm = step * (cp_i - 1) * 3.0
+                hide = eff.cp_overlap * (dense["a"][sel] + dense["ab"][sel])
                 cp_t[sel] = np.maximum(0.0, comm - hide)
-            s_ep = s_ep_
             if s_ep is not None and model.is_moe:
-                a2a_bytes = tok[sel] * model.experts_per_token * h * act
-                a2a = self.comm("all_to_all", s_ep, a2a_bytes)
-                ep_t[sel] = frac * 4.0 * a2a * (1.0 - eff.ep_overlap)
-            s_pp = s_pp_
+                # each rank sends its routed token copies (BF16) and gets them back;
+                # the busiest rank moves ``load`` times the mean
+                a2a_bytes = tok_sp[sel] * etp_i * model.experts_per_token * h * act_b
+                a2a_f[sel] = 2.0 * self.comm("all_to_all", s_ep, a2a_bytes * load[sel])
+            if s_etp is not None and model.is_moe:
+                routed = tok_sp[sel] * etp_i * model.experts_per_token * load[sel] * h * act_b
+                etp_t[sel] = 2.0 * (
+                    self.comm("all_gather", s_etp, routed) + self.comm("reduce_scatter", s_etp, routed)
+                )
             if s_pp is not None:
                 # Megatron's scatter/gather optimisation (Narayanan et al. 2021, §4.1):
-                # each TP rank sends 1/tp of the activation and the receiver
-                # all-gathers it over the scale-up links
-                pp_bytes = tok[sel] * h * act / tp_i
+                # each TP rank sends 1/tp of the activation
+                pp_bytes = tok[sel] * h * act_b / tp_i
                 p2p = self.comm("send_recv", s_pp, pp_bytes)
                 exposed = np.where(ov_pp[sel], 1.0 - eff.pp_overlap, 1.0)
                 pp_t[sel] = 2.0 * vpp[sel] * p2p * exposed
-            # data parallel: dense gradients over dp x cp, expert gradients over dp x cp / ep
-            dense_p, expert_p = self._local_params(tp_i, pp_i, ep_i, stage[sel])
-            s_dp, s_edp = s_dp_, s_edp_
-            dp_t[sel] = self._dp_time(
-                sel,
-                s_dp,
-                s_edp,
-                dense_p,
-                expert_p,
-                zero[sel],
-                ov_dp[sel],
-                f[sel],
-                b[sel],
-                stage[sel],
-                m[sel],
-            )
-        t_layer = f + b + rc_time + tp_t + cp_t + ep_t
-        t_mb = stage * t_layer + edge + pp_t
-        bubble = (pp - 1) / vpp * t_mb
-        dense_p, expert_p = self._local_params_arrays(tp, pp, ep, stage)
-        shard = np.where(zero >= 1, dp * cp, 1)
-        eshard = np.where(zero >= 1, np.maximum(1, dp * cp // ep), 1)
-        opt_params = dense_p / shard + expert_p / eshard
-        optimizer = opt_params * eff.optimizer_bytes / (self.hbm_Bps * eff.roofline.elementwise)
-        overhead = np.full(n, eff.step_overhead_s)
-        mf = m.astype(float)
-        parts = {
-            "compute": mf * (stage * (f + b) + edge),
-            "recompute": mf * stage * rc_time,
-            "tp_comm": mf * stage * tp_t,
-            "cp_comm": mf * stage * cp_t,
-            "ep_comm": mf * stage * ep_t,
-            "pp_comm": mf * pp_t,
-            "pipeline_bubble": bubble,
-            "dp_comm": dp_t,
-            "optimizer": optimizer,
-            "overhead": overhead,
+
+        # --- recomputation per layer
+        def selective(mod: np.ndarray) -> np.ndarray:
+            out = np.zeros(n)
+            for i in range(K):
+                out = out + np.where((mods & (1 << i)) != 0, mod[i], 0.0)
+            return out
+
+        moe_bit = 1 << RECOMPUTE_MODULES.index("moe")
+        # recomputing the attention core saves memory only where something of it is
+        # stored: the score matrix of an unfused kernel, or the 16-bit attention output
+        # beside the projection's FP8 copy; a fused BF16 kernel keeps nothing more
+        # than its inputs, so checkpointing it costs no time because it saves nothing
+        core_saves = (~flash) | (precision.bytes < 2.0)
+        d_mod[0] = np.where(core_saves, d_mod[0], 0.0)
+        m_mod[0] = np.where(core_saves, m_mod[0], 0.0)
+        d_modf[0] = np.where(core_saves, d_modf[0], 0.0)
+        m_modf[0] = np.where(core_saves, m_modf[0], 0.0)
+        sel_d = selective(d_mod)
+        sel_m = selective(m_mod) + np.where((mods & moe_bit) != 0, a2a_f + etp_t / 2.0, 0.0)
+        full_d = dense["f"] + tp_fwd_d * np.where(ov_tp, 1.0 - eff.tp_overlap, 1.0)
+        full_m = moe["f"] + tp_fwd_m * np.where(ov_tp, 1.0 - eff.tp_overlap, 1.0) + a2a_f
+        rc_d = np.where(rc == 2, full_d, np.where(rc == 1, sel_d, 0.0))
+        rc_m = np.where(rc == 2, full_m, np.where(rc == 1, sel_m, 0.0))
+        rc_fl_d = np.where(rc == 2, dense["fl"], np.where(rc == 1, selective(d_modf), 0.0))
+        rc_fl_m = np.where(rc == 2, moe["fl"], np.where(rc == 1, selective(m_modf), 0.0))
+
+        # --- expert-parallel exposure: hidden under another micro-batch's compute
+        # (overlap_moe_comm) or, forward and backward apart, under the shared experts
+        a2a_total = 2.0 * a2a_f + etp_t
+        ep_exposed = np.where(
+            ov_moe,
+            np.maximum(0.0, a2a_total - eff.ep_overlap * (moe["f"] + moe["b"])),
+            np.maximum(0.0, a2a_f + etp_t / 2.0 - moe["sf"])
+            + np.maximum(0.0, a2a_f + etp_t / 2.0 - moe["sb"]),
+        )
+        # recomputation of the whole MoE block (or layer) repeats the forward all-to-all
+        ep_rc = np.where(
+            (rc == 2) | ((rc == 1) & ((mods & moe_bit) != 0)),
+            np.maximum(0.0, a2a_f + etp_t / 2.0 - np.where(ov_moe, 0.0, moe["sf"])),
+            0.0,
+        )
+        ep_m = ep_exposed + ep_rc
+
+        # --- activation offload: per offloaded layer, a copy out in forward and back in
+        # backward over the host link, hidden under that layer's compute
+        off_d = np.zeros(n)
+        off_m = np.zeros(n)
+        if np.any(offload > 0):
+            kw: dict[str, Any] = dict(
+                micro_batch=mb, seq_len=s_loc, tp=tp, sequence_parallel=sp,
+                recompute=rc, modules=mods, memory=self.memory, etp=etp, load=load,
+                gemm_bytes=(precision.bytes if precision.bytes < 2.0 else None),
+            )  # fmt: skip
+            for store, out_arr, is_moe in ((dense, off_d, False), (moe, off_m, True)):
+                nbytes = activation_bytes_arrays(model, moe=is_moe and model.is_moe, **kw)
+                xfer = nbytes / self.host_Bps
+                out_arr[:] = np.maximum(
+                    0.0, xfer - eff.offload_overlap * store["f"]
+                ) + np.maximum(0.0, xfer - eff.offload_overlap * store["b"])
+
+        # --- per-rank composition
+        t_d = {
+            "compute": dense["f"] + dense["b"],
+            "recompute": rc_d,
+            "tp_comm": tp_d,
+            "cp_comm": cp_t,
+            "ep_comm": np.zeros(n),
         }
+        t_m = {
+            "compute": moe["f"] + moe["b"],
+            "recompute": rc_m,
+            "tp_comm": tp_m,
+            "cp_comm": cp_t,
+            "ep_comm": ep_m,
+        }
+        # full recomputation of a block of layers per chunk recomputes only those
+        chunk = np.maximum(first, 1) / np.maximum(vpp, 1)
+        rc_frac = np.where(
+            (rc == 2) & (rc_block == 1) & (rc_layers > 0),
+            np.minimum(rc_layers / np.maximum(chunk, 1.0), 1.0),
+            1.0,
+        )
+        t_d["recompute"] = t_d["recompute"] * rc_frac
+        t_m["recompute"] = t_m["recompute"] * rc_frac
+        single = pp == 1
+        n_mtp = float(model.mtp_layers)
+        last_is_moe = bool(model.is_moe and model.is_moe_layer(layers - 1))
+        mtp_layer = t_m if last_is_moe else t_d
+
+        def stage(
+            n_all: np.ndarray, n_moe: np.ndarray, extra: np.ndarray, mtp: np.ndarray, off: np.ndarray
+        ) -> dict[str, np.ndarray]:
+            nd = n_all.astype(float) - n_moe
+            parts = {k: nd * t_d[k] + n_moe * t_m[k] + mtp * mtp_layer[k] for k in t_d}
+            parts["compute"] = parts["compute"] + extra
+            parts["pp_comm"] = np.where(single, 0.0, pp_t)
+            # offloaded layers: the first ``offload_layers`` of each model chunk
+            n_off = np.minimum(off * vpp, n_all).astype(float)
+            frac_moe = np.where(n_all > 0, n_moe / np.maximum(n_all, 1), 0.0)
+            parts["offload"] = n_off * ((1.0 - frac_moe) * off_d + frac_moe * off_m)
+            return parts
+
+        mtp_first = np.where(single, n_mtp, 0.0)
+        mtp_last = np.where(single, 0.0, n_mtp)
+        head_mtp = e_head * (1.0 + n_mtp)
+        ranks = (
+            stage(first, first_moe, e_emb + np.where(single, head_mtp, 0.0), mtp_first, offload),
+            stage(middle, middle_moe, np.zeros(n), np.zeros(n), offload),
+            stage(last, last_moe, np.where(single, 0.0, head_mtp), mtp_last, offload),
+        )
+        stage_t = np.stack([sum(r.values()) for r in ranks])  # type: ignore[arg-type]
+        stage_t[1] = np.where(pp > 2, stage_t[1], 0.0)
+        stage_t[2] = np.where(single, 0.0, stage_t[2])
+        slow = np.argmax(stage_t, axis=0)
+        t_mb = np.take_along_axis(stage_t, slow[None, :], axis=0)[0]
+        bubble = (pp - 1) / vpp * t_mb
+
+        # --- data parallel, per rank (each rank reduces its own parameters)
+        cols = {k: c[k] for k in c if k != "precision"}
+        rank_params = stage_param_arrays(model, cols)
+        w_b = np.where(lp_w == 1, precision.bytes, 2.0)
+        dp_rank = []
+        opt_rank = []
+        for r, (d_p, e_p) in enumerate(rank_params):
+            d_p = np.broadcast_to(d_p, (n,))
+            e_p = np.broadcast_to(e_p, (n,))
+            comp = ranks[r]["compute"]
+            dp_rank.append(
+                self._dp_time(
+                    dp_keys, spans_by_key, d_p, e_p, zero, ov_dp, comp, mf, grad_b, w_b
+                )
+            )
+            shard = np.where(zero >= 1, dp * cp, 1).astype(float)
+            edp = np.maximum(1.0, (tp * cp * dp) / (ep * etp))
+            eshard = np.where(zero >= 1, edp, 1.0)
+            opt_p = d_p / shard + e_p / eshard
+            opt_rank.append(
+                opt_p * eff.optimizer_bytes / (self.hbm_Bps * eff.roofline.elementwise)
+            )
+        exists = np.stack([np.ones(n, bool), pp > 2, pp > 1])
+        dp_t = np.max(np.where(exists, np.stack(dp_rank), 0.0), axis=0)
+        optimizer = np.max(np.where(exists, np.stack(opt_rank), 0.0), axis=0)
+        overhead = np.full(n, eff.step_overhead_s)
+
+        parts: dict[str, np.ndarray] = {}
+        for key in ("compute", "recompute", "tp_comm", "cp_comm", "ep_comm", "pp_comm", "offload"):
+            per = np.stack([r[key] for r in ranks])
+            parts[key] = mf * np.take_along_axis(per, slow[None, :], axis=0)[0]
+        parts["pipeline_bubble"] = bubble
+        parts["dp_comm"] = dp_t
+        parts["optimizer"] = optimizer
+        parts["overhead"] = overhead
         total = np.zeros(n)
         for k in BREAKDOWN_KEYS:
             total = total + parts[k]
+
         # executed FLOPs: the model's (6N + 12lhs convention) plus the recomputed forward
+        frac = model.n_moe_layers / layers
+        rc_fl = ((1.0 - frac) * rc_fl_d + frac * rc_fl_m) * rc_frac
         hw = np.empty(n)
         tokens = (gb * seq).astype(float)
         for s_val in np.unique(seq).tolist():
             per_tok = model.training_flops_per_token(int(s_val))
-            full = model.training_flops_per_token(int(s_val), recompute=True) - per_tok
-            attn = model.attention_flops_per_token(int(s_val))
             sel = seq == s_val
-            extra = np.where(rc[sel] == 2, full, np.where(rc[sel] == 1, attn, 0.0))
-            hw[sel] = tokens[sel] * (per_tok + extra)
-        return StepArrays(step_time_s=total, breakdown=parts, hardware_flops=hw)
+            hw[sel] = tokens[sel] * per_tok
+        hw = hw + rc_fl * layers * mf * (tp * cp * dp).astype(float)
+        return StepArrays(step_time_s=total, breakdown=parts, hardware_flops=hw, stage_time_s=stage_t)
 
-    def _local_params(
-        self, tp: int, pp: int, ep: int, stage: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self._local_params_arrays(
-            np.full(stage.shape, tp), np.full(stage.shape, pp), np.full(stage.shape, ep), stage
-        )
-
-    def _local_params_arrays(
-        self, tp: np.ndarray, pp: np.ndarray, ep: np.ndarray, stage: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(dense, expert) parameters on one GPU of the busiest stage."""
-        model = self.model
-        frac = self.moe_fraction
-        att = float(model.attention_params + model.block_norm_params)
-        dense_ffn = float(model.dense_mlp_params)
-        n_moe = stage * frac
-        dense = ((stage - n_moe) * (att + dense_ffn) + n_moe * att) / tp
-        emb = np.where(
-            pp == 1,
-            float(model.embedding_params + model.lm_head_params),
-            float(max(model.embedding_params, model.lm_head_params)),
-        )
-        dense = dense + emb / tp
-        if model.is_moe:
-            dense = dense + n_moe * (
-                model.router_params + model.shared_experts * model.expert_params / tp
-            )
-            expert = n_moe * model.experts * model.expert_params / (ep * tp)
-        else:
-            expert = np.zeros_like(dense)
-        return dense, expert
-
-    def _dp_time(  # noqa: PLR0917 - positional arguments are the cache key / hot path
+    def _dp_time(  # noqa: PLR0917 - positional arguments are the hot path
         self,
-        sel: np.ndarray,
-        s_dp: GroupSpan | None,
-        s_edp: GroupSpan | None,
+        keys: np.ndarray,
+        spans: Mapping[int, tuple[Any, Any]],
         dense_p: np.ndarray,
         expert_p: np.ndarray,
         zero: np.ndarray,
         overlap: np.ndarray,
-        f: np.ndarray,
-        b: np.ndarray,
-        stage: np.ndarray,
+        compute: np.ndarray,
         m: np.ndarray,
+        grad_b: np.ndarray,
+        w_b: np.ndarray,
     ) -> np.ndarray:
+        """Exposed data-parallel time of one rank [s].
+
+        ZeRO 0 all-reduces the gradients; ZeRO 1-2 reduce-scatter them and
+        all-gather the updated weights; ZeRO 3 gathers the weights for forward
+        and backward and reduce-scatters the gradients every micro-batch.
+        Each hides under a fraction ``dp_overlap`` of the rank's backward
+        (forward) compute of one micro-batch (``compute`` is forward plus
+        backward; backward is taken as 2/3 of it).
+        """
         eff = self.eff
-        g = eff.grad_reduce_bytes
-        w = 2.0
+        out = np.zeros(dense_p.shape[0])
+        bwd_stage = compute * (2.0 / 3.0)
+        fwd_stage = compute / 3.0
+        hide_all = np.where(overlap, eff.dp_overlap, 0.0)
+        for gi, (s_dp, s_edp) in spans.items():
+            sel = np.flatnonzero(keys == gi)
+            if sel.size == 0:
+                continue
 
-        def both(op: str, dense_bytes: np.ndarray, expert_bytes: np.ndarray) -> np.ndarray:
-            return self.comm(op, s_dp, dense_bytes) + self.comm(op, s_edp, expert_bytes)
+            def both(
+                op: str, d_bytes: np.ndarray, e_bytes: np.ndarray, s_dp: Any = s_dp, s_edp: Any = s_edp
+            ) -> np.ndarray:
+                return self.comm(op, s_dp, d_bytes) + self.comm(op, s_edp, e_bytes)
 
-        ar = both("all_reduce", dense_p * g, expert_p * g)
-        rs = both("reduce_scatter", dense_p * g, expert_p * g)
-        ag = both("all_gather", dense_p * w, expert_p * w)
-        bwd_stage = stage * b
-        fwd_stage = stage * f
-        hide = np.where(overlap, eff.dp_overlap, 0.0)
-        z0 = np.maximum(0.0, ar - hide * bwd_stage)
-        z12 = np.maximum(0.0, rs - hide * bwd_stage) + np.maximum(0.0, ag - hide * fwd_stage)
-        # ZeRO-3: gather weights for forward and backward and reduce-scatter grads, every micro-batch
-        z3_mb = 2.0 * ag + rs
-        z3 = m * np.maximum(0.0, z3_mb - hide * (fwd_stage + bwd_stage))
-        return np.where(zero == 0, z0, np.where(zero >= 3, z3, z12))
+            g = grad_b[sel]
+            w = w_b[sel]
+            dp_ = dense_p[sel]
+            ep_ = expert_p[sel]
+            ar = both("all_reduce", dp_ * g, ep_ * g)
+            rs = both("reduce_scatter", dp_ * g, ep_ * g)
+            ag = both("all_gather", dp_ * w, ep_ * w)
+            hide = hide_all[sel]
+            b = bwd_stage[sel]
+            f = fwd_stage[sel]
+            z0 = np.maximum(0.0, ar - hide * b)
+            z12 = np.maximum(0.0, rs - hide * b) + np.maximum(0.0, ag - hide * f)
+            z3 = m[sel] * np.maximum(0.0, 2.0 * ag + rs - hide * (f + b))
+            z = zero[sel]
+            out[sel] = np.where(z == 0, z0, np.where(z >= 3, z3, z12))
+        return out
+
+
+def _blend(a: LayerTimes, b: LayerTimes, w: float) -> LayerTimes:
+    """``(1 - w) * a + w * b`` field by field."""
+
+    def mix(x: Any, y: Any) -> Any:
+        if isinstance(x, tuple):
+            return tuple((1.0 - w) * p + w * q for p, q in zip(x, y, strict=True))
+        return (1.0 - w) * x + w * y
+
+    return LayerTimes(*(mix(x, y) for x, y in zip(a, b, strict=True)))
+

@@ -491,7 +491,7 @@ def _run_chunk(task: _ChunkTask, solver: TrainingSolver | None = None) -> _Chunk
             rejected |= hit
     idx = np.flatnonzero(~rejected)
     sub = {k: v[idx] for k, v in cols.items() if k != "gpus_divide"}
-    mem = memory_arrays(model, sub, memory=task.memory)
+    mem = memory_arrays(model, {**sub, "precision": task.precision}, memory=task.memory)
     capacity = float(task.cluster.accelerator.memory_capacity.m)
     fits = mem["total_B"] <= capacity
     min_memory = None

@@ -110,6 +110,9 @@ _CATALOG_MODELS = {
     "Nemotron-4 340B": "nemotron4-340b",
     "Mixtral 8x7B": "mixtral-8x7b",
     "Mixtral 8x22B": "mixtral-8x22b",
+    "DeepSeek-V3 671B": "deepseek-v3",
+    "Qwen3-235B-A22B": "qwen3-235b-a22b",
+    "Qwen3-30B-A3B": "qwen3-30b-a3b",
 }
 
 #: Attention span of a packed fine-tuning sample [tokens]: SQuAD v1.1 samples
@@ -352,6 +355,18 @@ def _recompute(text: Any) -> tuple[str, str | None]:
     return "none", f"recompute {text!r} -> none"
 
 
+def _sequence_parallel(text: Any) -> bool:
+    """Sequence parallelism as the recompute text of a Megatron-LM 2021/2022 row states it."""
+    t = str(text).lower()
+    if "no sequence parallel" in t:
+        return False
+    return "sequence parallel" in t or "+sp" in t
+
+
+def _deepspeed_zero3(case: Mapping[str, Any]) -> bool:
+    return "zero-3" in str(case.get("framework", "")).lower()
+
+
 def _system(hw: str) -> str:
     for key, system in _SYSTEMS:
         if key in hw:
@@ -452,7 +467,7 @@ def _excluded_reason(case: Mapping[str, Any]) -> str | None:
         )
     if phase not in {"train", "finetune-SFT"}:
         return "not a training case"
-    if "ZeRO3" in str(case.get("id")):
+    if _deepspeed_zero3(case):
         return ZERO3_REASON
     if not isinstance(case.get("gpus"), int) or str(case.get("dp")) == "varies":
         return (
@@ -460,6 +475,121 @@ def _excluded_reason(case: Mapping[str, Any]) -> str | None:
             "micro-batch and the per-point figures are not stated (only read off a figure)"
         )
     return None
+
+
+#: Framework behaviour by era: a named preset applied to every case of that era.
+#: Each maps to :class:`~blackwell_model.parallel.Layout` fields (and
+#: ``memory``: the :class:`~blackwell_model.parallel.MemoryModel`).
+FRAMEWORK_PRESETS: dict[str, dict[str, Any]] = {
+    # Megatron-LM 2021/2022 (Narayanan et al., Korthikanti et al.): no distributed
+    # optimizer, no communication overlap, unfused attention with dropout, FP32 logits
+    "megatron-lm-2022": dict(
+        zero=0, overlap_dp_comm=False, overlap_tp_comm=False, overlap_pp_comm=False,
+        memory=MemoryModel.megatron_2022(),
+    ),
+    # Megatron-Core r0.8 (H100 weak-scaling table): distributed optimizer, sequence
+    # parallelism, every overlap, FP32 gradient reduction (Megatron-LM's default)
+    "megatron-core": dict(zero=1),
+    # NVIDIA's NeMo performance tables (containers 24.03-25.04): as Megatron-Core, with
+    # gradients reduced in BF16 (NeMo 1.x launcher: optim.grad_sync_dtype=bf16; NeMo 2.0
+    # performance scripts: bf16_with_fp8_mixed() with grad_reduce_in_fp32 = False)
+    "nemo-perf": dict(zero=1, grad_reduce_in_fp32=False),
+    # NeMo 1.x (containers 24.03, 24.07): as nemo-perf, and Apex DistributedFusedAdam
+    # keeps the FP32 master weights as 16-bit remainders beside the BF16 weights
+    "nemo-1.x": dict(zero=1, grad_reduce_in_fp32=False, master_remainders=True),
+    # Megatron-Bridge 25.09 performance recipes (scripts/performance, r0.1.0): the
+    # recipes set mixed_precision.grad_reduce_in_fp32 = false (BF16 gradient buffer)
+    # and fp8_param_gather = true for the current-scaling and MXFP8 recipes; MoE
+    # recipes use ETP 1; the benchmarks force-balance the routing ("experts
+    # force-balanced", performance-summary.md) and "tokendrop" rows drop tokens at
+    # capacity factor 1.0 (apply_moe_token_drop)
+    "megatron-bridge-25.09": dict(
+        zero=1, grad_reduce_in_fp32=False, low_precision_weights=True, expert_load_cv=0.0,
+        etp=1,
+    ),
+}  # fmt: skip
+
+#: Where the presets come from (preset -> source).
+PRESET_SOURCES: dict[str, str] = {
+    "megatron-lm-2022": "Narayanan et al. 2021 §5; Korthikanti et al. 2022 §5 (arXiv:2104.04473, 2205.05198)",
+    "megatron-core": "Megatron-Core r0.8 flags in the H100 weak-scaling table (distributed optimizer, tp/dp/pp overlap)",
+    "nemo-1.x": (
+        "as nemo-perf; NVIDIA/NeMo nemo/collections/nlp/models/language_modeling/"
+        "megatron_base_model.py: distributed Adam with FP32 optimizer and BF16 model sets "
+        "store_params=False, store_param_remainders=True"
+    ),
+    "nemo-perf": (
+        "NVIDIA/NeMo-Framework-Launcher examples/training/*/h100/*.sh "
+        "(+training.model.optim.grad_sync_dtype=bf16); NVIDIA/NeMo scripts/performance/llm "
+        "(recipe.trainer.plugins = bf16_with_fp8_mixed(); grad_reduce_in_fp32 = False)"
+    ),
+    "megatron-bridge-25.09": (
+        "NVIDIA-NeMo/Megatron-Bridge r0.1.0 scripts/performance (a1b56cb, a288441): "
+        "configs/*.yaml mixed_precision.grad_reduce_in_fp32 false; utils/helpers.py "
+        "get_precision_config (cs, mx: fp8_param_gather True); docs/performance-summary.md "
+        "(force-balanced MoE benchmarks)"
+    ),
+}
+
+#: Settings of the Megatron-Bridge 25.09 performance recipes that the published
+#: table does not list, per (model, system, tp, pp): the configuration that ran
+#: (inputs, not fitted values), read from the recipe files named in
+#: :data:`RECIPE_SOURCE`.
+RECIPES_MB2509: dict[tuple[str, str, int, int], dict[str, Any]] = {
+    # Llama 3: FSDP rows offload activations of 40 (70B) / 95 (405B) layers to Grace
+    ("Llama 3 70B", "GB200-NVL72", 1, 1): dict(zero=3, offload_layers=40),
+    ("Llama 3 405B", "GB200-NVL72", 2, 1): dict(zero=3, offload_layers=95),
+    ("Llama 3 405B", "GB200-NVL72", 4, 8): dict(embedding_in_split=True, loss_in_split=True),
+    ("Llama 3 405B", "DGX-H100", 8, 8): dict(embedding_in_split=True, loss_in_split=True),
+    ("Llama 3 8B", "DGX-H100", 1, 1): dict(zero=3),
+    # DeepSeek-V3: pipeline layout [E + 4] + 14 x [4] + [1 + mtp + loss] over 16 virtual
+    # stages (GB200 PP4 VP4 / PP8 VP2, B200 PP16); H100 "Et|(tt|)*30mL" over 32
+    ("DeepSeek-V3 671B", "GB200-NVL72", 1, 4): dict(
+        first_stage_layers=16, last_stage_layers=13, recompute_modules=("mla_up_proj",)
+    ),
+    ("DeepSeek-V3 671B", "GB200-NVL72", 1, 8): dict(
+        first_stage_layers=8, last_stage_layers=5, recompute_modules=("mla_up_proj",)
+    ),
+    ("DeepSeek-V3 671B", "DGX-B200", 1, 16): dict(
+        first_stage_layers=4, last_stage_layers=1, recompute_modules=("mla_up_proj",)
+    ),
+    ("DeepSeek-V3 671B", "DGX-H100", 2, 8): dict(
+        first_stage_layers=7, last_stage_layers=6, recompute_modules=("mla_up_proj", "mlp"),
+        overlap_moe_comm=True, low_precision_weights=False,
+    ),
+    # Qwen3-235B: embedding and loss counted as pipeline layers
+    ("Qwen3-235B-A22B", "DGX-B200", 1, 8): dict(embedding_in_split=True, loss_in_split=True),
+    ("Qwen3-235B-A22B", "DGX-H100", 2, 8): dict(embedding_in_split=True, loss_in_split=True),
+}  # fmt: skip
+
+#: Source of :data:`RECIPES_MB2509`.
+RECIPE_SOURCE = (
+    "NVIDIA-NeMo/Megatron-Bridge r0.1.0 @ a2884419 ('Cherry pick perf 2509'): "
+    "scripts/performance/configs/*/*_llm_pretrain.yaml (cpu_offloading_num_layers, "
+    "use_megatron_fsdp, recompute_modules, moe_* settings), "
+    "src/megatron/bridge/recipes/deepseek/deepseek_v3.py (pipeline layouts, "
+    "precision-aware optimizer with BF16 moments), recipes/qwen/qwen3_235b_a22b.py and "
+    "recipes/llama/llama31_405b.py (account_for_embedding/loss_in_pipeline_split)"
+)
+
+#: Model-level recipe settings of Megatron-Bridge 25.09 (every system).
+_MODEL_RECIPES_MB2509: dict[str, dict[str, Any]] = {
+    # deepseek_v3.py: use_precision_aware_optimizer with BF16 moments and main grads
+    "DeepSeek-V3 671B": dict(moments_precision="bf16"),
+}
+
+
+def _preset(case: Mapping[str, Any], group: str) -> str:
+    if group in ("narayanan", "narayanan-t2", "korthikanti"):
+        return "megatron-lm-2022"
+    if "MB25.09" in str(case.get("framework", "")) or "MB25.09" in str(case.get("id", "")):
+        return "megatron-bridge-25.09"
+    if group == "megatron-core":
+        return "megatron-core"
+    framework = str(case.get("framework", ""))
+    if "24.03" in framework or "24.07" in framework:
+        return "nemo-1.x"
+    return "nemo-perf"
 
 
 def _build(case: Mapping[str, Any]) -> TrainingCase:
@@ -476,6 +606,12 @@ def _build(case: Mapping[str, Any]) -> TrainingCase:
     if mbs is None:
         mbs = 1
         notes.append(f"micro-batch {case.get('mbs')!r} -> 1")
+    ga, dp_given = _int(case.get("ga")), _int(case.get("dp"))
+    if ga and dp_given and gbs % (dp_given * ga) == 0 and gbs // (dp_given * ga) != mbs:
+        # the published gradient-accumulation column fixes the micro-batch
+        fixed = gbs // (dp_given * ga)
+        notes.append(f"micro-batch {mbs} -> {fixed} = gbs / (dp * ga) (the published GA {ga})")
+        mbs = fixed
     vp = _int(case.get("vp"))
     likely = re.match(r"\s*likely\s+(\d+)", str(case.get("vp")))
     if likely:
@@ -501,34 +637,51 @@ def _build(case: Mapping[str, Any]) -> TrainingCase:
         )
         gpus = tp * pp * cp * dp
     rc, rc_note = _recompute(case.get("recompute"))
-    if "2240GPU" in cid:
-        rc, rc_note = "selective", "the selective + sequence-parallel figure (MFU 54.2 %)"
     if rc_note:
         notes.append(rc_note)
     precision = _precision(str(case.get("precision", "")))
     model = _model(case, group, seq)
-    fsdp = _int(case.get("fsdp")) == 1
-    legacy = group in ("narayanan", "narayanan-t2", "korthikanti")
-    zero3 = "ZeRO3" in cid
+    preset_name = _preset(case, group)
+    preset = dict(FRAMEWORK_PRESETS[preset_name])
+    memory: MemoryModel = preset.pop("memory", MemoryModel())
+    notes.append(f"framework preset {preset_name!r}")
+    if not model.is_moe:
+        for key in ("etp", "expert_load_cv"):
+            preset.pop(key, None)
+    fields: dict[str, Any] = dict(
+        tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, vpp=vp, micro_batch=mbs, global_batch=gbs,
+        seq_len=seq, precision=precision, recompute=Recompute(rc),
+    )  # fmt: skip
+    fields.update(preset)
+    fold = tp * cp * dp // max(1, int(fields.get("etp", tp)))
+    if model.is_moe and ep > fold:
+        # Megatron folds the expert groups over a stage's tp*cp*dp ranks: ep*etp
+        # cannot exceed them; the published ep belongs to the row's other variant
+        notes.append(f"ep {ep} -> {fold}: ep*etp may not exceed tp*cp*dp = {tp * cp * dp}")
+        fields["ep"] = fold
+    fsdp = (_int(case.get("fsdp")) or 0) >= 1
+    zero3 = _deepspeed_zero3(case)
     if zero3 or fsdp:
-        zero = 3
-    elif legacy:
-        zero = 0
-    else:
-        zero = 1
-    if legacy:
-        sp = "seq-par" in cid
-        overlap = zero3
-        layout = Layout(
-            tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, vpp=vp, micro_batch=mbs, global_batch=gbs,
-            seq_len=seq, precision=precision, recompute=Recompute(rc), zero=zero, sequence_parallel=sp,
-            overlap_dp_comm=overlap, overlap_tp_comm=False, overlap_pp_comm=False,
-        )  # fmt: skip
-    else:
-        layout = Layout(
-            tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, vpp=vp, micro_batch=mbs, global_batch=gbs,
-            seq_len=seq, precision=precision, recompute=Recompute(rc), zero=zero,
-        )  # fmt: skip
+        fields["zero"] = 3
+    if group in ("narayanan", "narayanan-t2", "korthikanti"):
+        fields["sequence_parallel"] = _sequence_parallel(case.get("recompute"))
+        fields["overlap_dp_comm"] = zero3
+    if preset_name == "megatron-bridge-25.09":
+        system = _system(case["hw"])
+        recipe = RECIPES_MB2509.get((str(case["arch"]), system, tp, pp), {})
+        recipe = {**_MODEL_RECIPES_MB2509.get(str(case["arch"]), {}), **recipe}
+        if recipe:
+            fields.update(recipe)
+            notes.append(
+                "recipe settings " + ", ".join(f"{k}={v}" for k, v in recipe.items())
+                + " (Megatron-Bridge 25.09 recipe files)"
+            )
+        if "blockwise" in str(case.get("precision", "")).lower() or "(pa" in cid:
+            fields["low_precision_weights"] = False
+        if model.is_moe and "tokendrop" in str(case.get("model", "")).lower():
+            fields["capacity_factor"] = 1.0
+            notes.append("token dropping at capacity factor 1.0 (the row's 'tokendrop')")
+    layout = Layout(**fields)
     if case.get("phase") == "finetune-SFT":
         model = attrs.evolve(
             model, name=model.name + " (packed SFT)", sliding_window=SFT_ATTENTION_SPAN
@@ -538,16 +691,13 @@ def _build(case: Mapping[str, Any]) -> TrainingCase:
             "attention span (half a ~250-token sample)"
         )
     measured, step, figure, convention = _measured(case, group, model, layout, gpus)
-    memory = MemoryModel(flash_attention=False, dropout=True) if legacy else MemoryModel()
-    check = True
     try:
         need = memory_per_gpu(model, layout, memory=memory).total_B
         cap = float(_cluster(_system(case["hw"]), gpus).accelerator.memory_capacity.m)
         if need > cap:
-            check = False
             notes.append(
-                f"memory model needs {need / 1e9:.0f} GB of {cap / 1e9:.0f} GB: predicted "
-                "with check_memory=False"
+                f"memory model needs {need / 1e9:.0f} GB of {cap / 1e9:.0f} GB: the published "
+                "layout does not fit in the model (a model defect; see the validation table)"
             )
     except BlackwellModelError:
         pass
@@ -564,7 +714,7 @@ def _build(case: Mapping[str, Any]) -> TrainingCase:
         figure=figure,
         convention=convention,
         assumptions=tuple(notes),
-        check_memory=check,
+        check_memory=True,
         memory=memory,
     )
 

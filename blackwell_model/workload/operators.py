@@ -63,6 +63,7 @@ __all__ = [
     "elementwise_op",
     "gemm_op",
     "layer_operators",
+    "mlp_operators",
     "model_operators",
 ]
 
@@ -141,6 +142,11 @@ class Operator:
         Precision the kernel computes in; the roofline uses its peak.
     backward
         True for backward-pass kernels.
+    module
+        What part of the layer the kernel belongs to (``layernorm``,
+        ``attn_proj``, ``core_attn``, ``mla_up_proj``, ``mlp``, ``moe_router``,
+        ``moe_dispatch``, ``moe_experts``, ``moe_act``, ``shared_experts``,
+        ``residual``, ...): what recomputing a Megatron-Core module re-runs.
     """
 
     name: str
@@ -154,6 +160,7 @@ class Operator:
     count: float = 1.0
     precision: Precision = Precision.BF16
     backward: bool = False
+    module: str = ""
 
     def __attrs_post_init__(self) -> None:
         for f in ("m", "n", "k", "count", "flops", "bytes_read", "bytes_written"):
@@ -184,6 +191,7 @@ def gemm_op(
     out_bytes: float | None = None,
     kind: OpKind = OpKind.GEMM,
     backward: bool = False,
+    module: str = "",
 ) -> Operator:
     """A GEMM operator of shape ``(m, n, k)`` repeated ``count`` times.
 
@@ -218,6 +226,7 @@ def gemm_op(
         count=float(count),
         precision=precision,
         backward=backward,
+        module=module,
     )
 
 
@@ -230,6 +239,7 @@ def elementwise_op(
     precision: Precision = Precision.BF16,
     kind: OpKind = OpKind.ELEMENTWISE,
     backward: bool = False,
+    module: str = "",
 ) -> Operator:
     """A memory-bound kernel (norm, activation, residual add, permute...).
 
@@ -245,6 +255,7 @@ def elementwise_op(
         bytes_written=elements_written * b,
         precision=precision,
         backward=backward,
+        module=module,
     )
 
 
@@ -294,16 +305,23 @@ def attention_op(
         bytes_read=queries * heads * qk_dim * b + keys * kv_heads * per_kv * kvb,
         bytes_written=queries * heads * v_dim * b,
         precision=precision,
+        module="core_attn",
     )
 
 
-def backward_ops(op: Operator) -> tuple[Operator, ...]:
+def backward_ops(op: Operator, *, grad_accum_bytes: float | None = None) -> tuple[Operator, ...]:
     """The backward-pass operators of a forward operator.
 
     GEMMs give a data-gradient and a weight-gradient GEMM (``.dgrad``,
     ``.wgrad``); attention gives one fused kernel of twice the FLOPs reading
     Q, K, V, O and dO and writing dQ, dK, dV; other kinds read their input and
     the incoming gradient and write the outgoing gradient.
+
+    With ``grad_accum_bytes`` [B per weight] the weight-gradient GEMM adds its
+    result into the main-gradient buffer (Megatron's gradient-accumulation
+    fusion): it reads and writes the buffer in that precision instead of
+    writing a fresh gradient.  This traffic matters for experts, whose
+    weights are large next to the few tokens each sees.
     """
     if op.kind.is_gemm:
         b = op.precision.bytes
@@ -318,6 +336,7 @@ def backward_ops(op: Operator) -> tuple[Operator, ...]:
             out_bytes=ob,
             kind=op.kind,
             backward=True,
+            module=op.module,
         )
         wgrad = gemm_op(
             op.name + ".wgrad",
@@ -329,7 +348,15 @@ def backward_ops(op: Operator) -> tuple[Operator, ...]:
             out_bytes=ob,
             kind=op.kind,
             backward=True,
+            module=op.module,
         )
+        if grad_accum_bytes is not None:
+            weights = op.k * op.n * op.count
+            wgrad = attrs.evolve(
+                wgrad,
+                bytes_read=wgrad.bytes_read + weights * grad_accum_bytes,
+                bytes_written=weights * grad_accum_bytes,
+            )
         return dgrad, wgrad
     if op.kind is OpKind.ATTENTION:
         # reads Q, K, V, O, dO; writes dQ, dK, dV (= the forward inputs)
@@ -374,6 +401,8 @@ class _Shard(NamedTuple):
     etp: int
     causal: bool
     sp: bool
+    expert_load: float = 1.0
+    grad_accum_bytes: float | None = None
 
 
 def _int_arg(name: str, value: Any, minimum: int = 1) -> int:
@@ -404,6 +433,8 @@ def _shard(
     sequence_parallel: bool | None,
     kv_precision: Precision | str | None,
     activation_precision: Precision | str | None,
+    expert_load: float = 1.0,
+    grad_accum_bytes: float | None = None,
 ) -> _Shard:
     if not isinstance(model, Transformer):
         raise SpecError(f"model must be a Transformer, got {type(model).__name__}")
@@ -440,7 +471,19 @@ def _shard(
         else bool(sequence_parallel)
     )
     _check_divisible(model, tp=tp, cp=cp, ep=ep, etp=etp, seq=seq, phase=ph)
-    return _Shard(ph, batch, seq, kv, p, act, kvp, tp, cp, ep, etp, bool(causal), sp and tp > 1)
+    load = float(expert_load)
+    if not (math.isfinite(load) and load > 0.0):
+        raise SpecError(f"expert_load must be a finite number > 0, got {expert_load!r}")
+    acc = None
+    if grad_accum_bytes is not None:
+        acc = float(grad_accum_bytes)
+        if not (math.isfinite(acc) and acc >= 0.0):
+            raise SpecError(
+                f"grad_accum_bytes must be a finite number >= 0 B, got {grad_accum_bytes!r}"
+            )
+    return _Shard(
+        ph, batch, seq, kv, p, act, kvp, tp, cp, ep, etp, bool(causal), sp and tp > 1, load, acc
+    )
 
 
 def _check_divisible(
@@ -509,6 +552,8 @@ def layer_operators(
     sequence_parallel: bool | None = None,
     kv_precision: Precision | str | None = None,
     activation_precision: Precision | str | None = None,
+    expert_load: float = 1.0,
+    grad_accum_bytes: float | None = None,
 ) -> tuple[Operator, ...]:
     """The operators one GPU runs for one transformer layer.
 
@@ -551,6 +596,14 @@ def layer_operators(
     activation_precision
         Precision of activations, attention and element-wise kernels
         (defaults to BF16 for 8-bit-or-narrower ``precision``).
+    expert_load
+        Routed tokens on this rank over the mean rank's (the busiest
+        expert-parallel rank of :func:`~blackwell_model.workload.moe.expert_load_factor`,
+        or the capacity factor under token dropping); 1 is balanced routing.
+    grad_accum_bytes
+        Backward: bytes per weight of the main-gradient buffer the
+        weight-gradient GEMMs accumulate into (see :func:`backward_ops`);
+        None leaves the accumulation out.
 
     Returns
     -------
@@ -588,6 +641,8 @@ def layer_operators(
         sequence_parallel=sequence_parallel,
         kv_precision=kv_precision,
         activation_precision=activation_precision,
+        expert_load=expert_load,
+        grad_accum_bytes=grad_accum_bytes,
     )
     return _layer_ops(model, _layer_type(model, layer), s)
 
@@ -609,7 +664,8 @@ def _layer_type(model: Transformer, layer: int | LayerType) -> LayerType:
 def _layer_ops(model: Transformer, lt: LayerType, s: _Shard) -> tuple[Operator, ...]:
     fwd = _forward_layer(model, lt, s)
     if s.phase is Phase.BACKWARD:
-        return tuple(b for op in reversed(fwd) for b in backward_ops(op))
+        acc = s.grad_accum_bytes
+        return tuple(b for op in reversed(fwd) for b in backward_ops(op, grad_accum_bytes=acc))
     return fwd
 
 
@@ -620,6 +676,8 @@ def _tokens(s: _Shard) -> float:
 
 
 def _forward_layer(model: Transformer, lt: LayerType, s: _Shard) -> tuple[Operator, ...]:
+    from .moe import moe_operators
+
     h = model.hidden
     t = _tokens(s)
     t_sp = t / s.tp if s.sp else t
@@ -634,68 +692,72 @@ def _forward_layer(model: Transformer, lt: LayerType, s: _Shard) -> tuple[Operat
             flops_per_element=norm_flops,
             precision=act,
             kind=OpKind.NORM,
+            module="layernorm",
         )
     )
     ops.extend(_attention_block(model, lt, s, t))
-    if model.parallel_attention:
-        mlp_in_norm = None
-    else:
+    if not model.parallel_attention:
         # residual add fused with the second norm: reads x and attention out,
         # writes the new residual and the normalised input
-        mlp_in_norm = elementwise_op(
-            "mlp_norm",
-            2 * t_sp * h,
-            2 * t_sp * h,
-            flops_per_element=norm_flops / 2,
-            precision=act,
-            kind=OpKind.NORM,
+        ops.append(
+            elementwise_op(
+                "mlp_norm",
+                2 * t_sp * h,
+                2 * t_sp * h,
+                flops_per_element=norm_flops / 2,
+                precision=act,
+                kind=OpKind.NORM,
+                module="layernorm",
+            )
         )
-        ops.append(mlp_in_norm)
     if lt.moe:
-        ops.extend(_moe_block(model, s, t, t_sp))
+        ops.extend(moe_operators(model, s, t, t_sp))
     else:
-        ops.extend(_mlp_ops(model, "mlp", model.ffn_hidden // s.tp, t, s))
+        ops.extend(mlp_operators(model, "mlp", model.ffn_hidden // s.tp, t, s))
     reads = 3 if model.parallel_attention else 2
-    ops.append(elementwise_op("residual_add", reads * t_sp * h, t_sp * h, precision=act))
+    ops.append(
+        elementwise_op(
+            "residual_add", reads * t_sp * h, t_sp * h, precision=act, module="residual"
+        )
+    )
     return tuple(ops)
 
 
-def _mlp_ops(
+def mlp_operators(
     model: Transformer,
     prefix: str,
     width: float,
     t: float,
-    s: _Shard,
+    s: Any,
     *,
     count: float = 1.0,
     kind: OpKind = OpKind.GEMM,
+    gemm_module: str = "mlp",
+    act_module: str = "mlp",
 ) -> list[Operator]:
-    """Up (gate+up), activation and down GEMMs of an MLP of local ``width``."""
+    """Up (gate+up), activation and down kernels of an MLP of local ``width`` on ``t`` tokens.
+
+    ``count`` MLPs of that shape run as one grouped kernel (experts; ``kind``
+    ``MOE_GEMM``).  ``s`` is the normalised shard of :func:`layer_operators`
+    (its precisions); ``gemm_module`` and ``act_module`` tag the kernels.
+    """
     h = model.hidden
     up = width * (2 if model.activation is Activation.SWIGLU else 1)
     ob = s.act.bytes
     return [
         gemm_op(
-            f"{prefix}_up", t, up, h, count=count, precision=s.precision, out_bytes=ob, kind=kind
+            f"{prefix}_up", t, up, h, count=count, precision=s.precision, out_bytes=ob,
+            kind=kind, module=gemm_module,
         ),
         elementwise_op(
-            f"{prefix}_act",
-            t * up * count,
-            t * width * count,
-            flops_per_element=4.0,
-            precision=s.act,
+            f"{prefix}_act", t * up * count, t * width * count, flops_per_element=4.0,
+            precision=s.act, module=act_module,
         ),
         gemm_op(
-            f"{prefix}_down",
-            t,
-            h,
-            width,
-            count=count,
-            precision=s.precision,
-            out_bytes=ob,
-            kind=kind,
+            f"{prefix}_down", t, h, width, count=count, precision=s.precision, out_bytes=ob,
+            kind=kind, module=gemm_module,
         ),
-    ]
+    ]  # fmt: skip
 
 
 def _attention_block(model: Transformer, lt: LayerType, s: _Shard, t: float) -> list[Operator]:
@@ -717,7 +779,11 @@ def _attention_block(model: Transformer, lt: LayerType, s: _Shard, t: float) -> 
         kvr = int(model.kv_lora_rank or 0)
         vd = model.v_dim
         if model.q_lora_rank:
-            ops.append(gemm_op("q_down", t, model.q_lora_rank, h, precision=p, out_bytes=ob))
+            ops.append(
+                gemm_op(
+                    "q_down", t, model.q_lora_rank, h, precision=p, out_bytes=ob, module="attn_proj"
+                )
+            )
             ops.append(
                 elementwise_op(
                     "q_norm",
@@ -726,21 +792,31 @@ def _attention_block(model: Transformer, lt: LayerType, s: _Shard, t: float) -> 
                     flops_per_element=4.0,
                     precision=act,
                     kind=OpKind.NORM,
+                    module="attn_proj",
                 )
             )
             ops.append(
                 gemm_op(
-                    "q_up", t, heads * (nope + rope), model.q_lora_rank, precision=p, out_bytes=ob
+                    "q_up", t, heads * (nope + rope), model.q_lora_rank, precision=p,
+                    out_bytes=ob, module="mla_up_proj",
                 )
-            )
+            )  # fmt: skip
         else:
-            ops.append(gemm_op("q_proj", t, heads * (nope + rope), h, precision=p, out_bytes=ob))
-        ops.append(gemm_op("kv_down", t, kvr + rope, h, precision=p, out_bytes=ob))
+            ops.append(
+                gemm_op(
+                    "q_proj", t, heads * (nope + rope), h, precision=p, out_bytes=ob,
+                    module="mla_up_proj",
+                )
+            )  # fmt: skip
+        ops.append(
+            gemm_op("kv_down", t, kvr + rope, h, precision=p, out_bytes=ob, module="attn_proj")
+        )
         ops.append(
             elementwise_op(
-                "kv_norm", t * kvr, t * kvr, flops_per_element=4.0, precision=act, kind=OpKind.NORM
+                "kv_norm", t * kvr, t * kvr, flops_per_element=4.0, precision=act,
+                kind=OpKind.NORM, module="attn_proj",
             )
-        )
+        )  # fmt: skip
         if decode:
             # weight absorption: attend in the latent space, read the latent cache
             ops.append(_kv_write(t * (kvr + rope), s))
@@ -762,7 +838,12 @@ def _attention_block(model: Transformer, lt: LayerType, s: _Shard, t: float) -> 
             )
             ops.append(gemm_op("v_absorb", t, vd, kvr, count=heads, precision=p, out_bytes=ob))
         else:
-            ops.append(gemm_op("kv_up", t, heads * (nope + vd), kvr, precision=p, out_bytes=ob))
+            ops.append(
+                gemm_op(
+                    "kv_up", t, heads * (nope + vd), kvr, precision=p, out_bytes=ob,
+                    module="mla_up_proj",
+                )
+            )  # fmt: skip
             if s.phase is Phase.PREFILL:
                 ops.append(_kv_write(t * (kvr + rope), s))
             ops.append(
@@ -778,12 +859,17 @@ def _attention_block(model: Transformer, lt: LayerType, s: _Shard, t: float) -> 
                     precision=act,
                 )
             )
-        ops.append(gemm_op("o_proj", t, h, heads * vd, precision=p, out_bytes=ob))
+        ops.append(gemm_op("o_proj", t, h, heads * vd, precision=p, out_bytes=ob, module="attn_proj"))
         return ops
     d = model.qk_dim
     kvh = model.n_kv_heads
     kv_local = kvh // s.tp if kvh >= s.tp else 1
-    ops.append(gemm_op("qkv_proj", t, (heads + 2 * kv_local) * d, h, precision=p, out_bytes=ob))
+    ops.append(
+        gemm_op(
+            "qkv_proj", t, (heads + 2 * kv_local) * d, h, precision=p, out_bytes=ob,
+            module="attn_proj",
+        )
+    )  # fmt: skip
     if s.phase in (Phase.PREFILL, Phase.DECODE):
         ops.append(_kv_write(t * kv_local * 2 * d, s))
     ops.append(
@@ -800,7 +886,7 @@ def _attention_block(model: Transformer, lt: LayerType, s: _Shard, t: float) -> 
             kv_bytes=s.kv.bytes if decode else None,
         )
     )
-    ops.append(gemm_op("o_proj", t, h, heads * d, precision=p, out_bytes=ob))
+    ops.append(gemm_op("o_proj", t, h, heads * d, precision=p, out_bytes=ob, module="attn_proj"))
     return ops
 
 
@@ -814,40 +900,6 @@ def _kv_write(elements: float, s: _Shard) -> Operator:
         bytes_written=elements * s.kv.bytes,
         precision=s.act,
     )
-
-
-def _moe_block(model: Transformer, s: _Shard, t: float, t_sp: float) -> list[Operator]:
-    h = model.hidden
-    e, k = model.experts, model.experts_per_token
-    # tokens each rank routes: all tokens of the TP group split over tp / etp
-    t_r = t * s.etp / s.tp
-    local = e / s.ep
-    group_tokens = t_r * s.ep
-    hit = -math.expm1(group_tokens * math.log1p(-k / e)) if k < e else 1.0
-    experts_hit = local * hit
-    m_e = t_r * k / experts_hit
-    ops: list[Operator] = [
-        gemm_op("router", t_r, e, h, precision=s.act),
-        elementwise_op("moe_permute", t_r * h, t_r * k * h, flops_per_element=0.0, precision=s.act),
-    ]
-    ops.extend(
-        _mlp_ops(
-            model,
-            "expert",
-            model.expert_ffn_hidden // s.etp,
-            m_e,
-            s,
-            count=experts_hit,
-            kind=OpKind.MOE_GEMM,
-        )
-    )
-    ops.append(
-        elementwise_op("moe_unpermute", t_r * k * h, t_r * h, flops_per_element=k, precision=s.act)
-    )
-    if model.shared_experts:
-        width = model.shared_experts * model.expert_ffn_hidden // s.tp
-        ops.extend(_mlp_ops(model, "shared_expert", width, t, s))
-    return ops
 
 
 # --------------------------------------------------------------------------- model
@@ -925,6 +977,7 @@ def model_operators(
     layers: range | None = None,
     embedding: bool = True,
     lm_head: bool = True,
+    expert_load: float = 1.0,
 ) -> ModelOperators:
     """Operators of a whole pass on one GPU: embedding, every layer, LM head.
 
@@ -937,6 +990,8 @@ def model_operators(
     embedding, lm_head
         Include the embedding (first stage) and the final norm, LM head and
         loss (last stage).
+    expert_load
+        As for :func:`layer_operators`.
 
     Notes
     -----
@@ -968,6 +1023,7 @@ def model_operators(
         sequence_parallel=sequence_parallel,
         kv_precision=kv_precision,
         activation_precision=activation_precision,
+        expert_load=expert_load,
     )
     if layers is None:
         start, stop = 0, model.layers

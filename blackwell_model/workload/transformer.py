@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
 from typing import Any, NamedTuple
 
 import attrs
@@ -244,6 +245,14 @@ class Transformer(Spec):
         After the leading dense layers, every ``moe_layer_step``-th layer is
         MoE and the others dense (Llama 4 Maverick: 2).  Layer ``i`` is MoE
         when ``(i - dense_layers + 1) % moe_layer_step == 0``.
+    mtp_layers
+        Multi-token-prediction modules trained with the model (DeepSeek-V3:
+        1).  Each is a projection of two normalised inputs (``2h -> h``), one
+        transformer block like the last layer and a pass through the shared
+        LM head (DeepSeek-V3 report §2.2; Megatron-Core
+        ``multi_token_prediction.py``).  They are not counted in
+        :attr:`total_params` (published counts leave them out) but add to the
+        training FLOPs (:meth:`training_flops_per_token`) and memory.
     sources
         Field name -> source of the number (config file or paper + table).
     notes
@@ -296,6 +305,7 @@ class Transformer(Spec):
     expert_ffn_hidden: int = int_field(minimum=0, default=0)
     dense_layers: int = int_field(minimum=0, default=0)
     moe_layer_step: int = int_field(minimum=1, default=1)
+    mtp_layers: int = int_field(minimum=0, default=0)
     sources: dict[str, str] = sources_field()
     notes: str = ""
 
@@ -362,7 +372,7 @@ class Transformer(Spec):
                 raise SpecError(
                     f"dense_layers must be <= layers ({self.layers}), got {self.dense_layers}"
                 )
-        dense = self.layers - sum(self.is_moe_layer(i) for i in range(self.layers))
+        dense = self.layers - self.moe_layers_before(self.layers)
         if dense > 0 and self.ffn_hidden < 1:
             raise SpecError(
                 f"ffn_hidden must be an integer >= 1: the model has {dense} "
@@ -424,18 +434,47 @@ class Transformer(Spec):
         return self.sliding_window_pattern[index % len(self.sliding_window_pattern)]
 
     def layer_types(self) -> tuple[LayerType, ...]:
-        """The :class:`LayerType` of every layer, in order (cached)."""
+        """The :class:`LayerType` of every layer, in order (cached).
+
+        Its length is the layer count; code that only needs how many layers of
+        each kind there are uses :meth:`layer_type_counts`, whose cost does not
+        grow with the layer count.
+        """
         return _layer_types(self)
+
+    def moe_layers_before(self, n: int) -> int:
+        """MoE layers among layers ``0 .. n - 1`` (closed form)."""
+        if not self.is_moe or n <= self.dense_layers:
+            return 0
+        return (min(n, self.layers) - self.dense_layers) // self.moe_layer_step
+
+    def layer_type_counts(self) -> dict[LayerType, int]:
+        """How many layers of each :class:`LayerType` the model has (cached).
+
+        Computed over one period of the MoE step and the window pattern, so
+        its cost does not grow with the layer count.
+
+        Examples
+        --------
+        >>> import blackwell_model as bm
+        >>> bm.catalog.model("gpt-oss-120b").layer_type_counts()
+        {LayerType(moe=True, sliding=True): 18, LayerType(moe=True, sliding=False): 18}
+        """
+        return dict(_layer_type_counts(self))
+
+    def distinct_layer_types(self) -> tuple[LayerType, ...]:
+        """The layer types that occur, in order of first occurrence."""
+        return tuple(lt for lt, _ in _layer_type_counts(self))
 
     @property
     def n_moe_layers(self) -> int:
         """Layers with an MoE feed-forward block."""
-        return _n_moe_layers(self)
+        return self.moe_layers_before(self.layers)
 
     @property
     def n_dense_layers(self) -> int:
         """Layers with a dense feed-forward block."""
-        return self.layers - _n_moe_layers(self)
+        return self.layers - self.n_moe_layers
 
     # ------------------------------------------------------------ parameters
     @property
@@ -524,6 +563,39 @@ class Transformer(Spec):
         return self.total_params - self.embedding_params - self.lm_head_params
 
     @property
+    def mtp_params(self) -> int:
+        """Parameters of the multi-token-prediction modules (shared embedding and head excluded)."""
+        if not self.mtp_layers:
+            return 0
+        last_moe = self.is_moe_layer(self.layers - 1)
+        block = self.attention_params + self.block_norm_params
+        block += self._moe_block(self.experts) if last_moe else self.dense_mlp_params
+        proj = 2 * self.hidden * self.hidden + 3 * self.norm_params
+        return self.mtp_layers * (block + proj)
+
+    @property
+    def mtp_expert_params(self) -> int:
+        """Routed-expert parameters inside the MTP modules (sharded like the experts)."""
+        if not self.mtp_layers or not self.is_moe_layer(self.layers - 1):
+            return 0
+        return self.mtp_layers * self.experts * self.expert_params
+
+    @property
+    def mtp_matmul_params(self) -> int:
+        """Active GEMM weights per token of the MTP modules, their LM-head passes included."""
+        if not self.mtp_layers:
+            return 0
+        h = self.hidden
+        attn_mm = self.attention_params - _attention_non_matmul(self)
+        if self.is_moe_layer(self.layers - 1):
+            ffn = self.router_params + (
+                self.experts_per_token + self.shared_experts
+            ) * _mlp_matmul(self, self.expert_ffn_hidden)
+        else:
+            ffn = _mlp_matmul(self, self.ffn_hidden)
+        return self.mtp_layers * (attn_mm + ffn + 2 * h * h + self.vocab * h)
+
+    @property
     def active_matmul_params(self) -> int:
         """Active GEMM weights per token, LM head included, input embedding excluded.
 
@@ -555,11 +627,11 @@ class Transformer(Spec):
         p = Precision.parse(precision)
         per = self.kv_elements_per_token_layer() * p.bytes
         total = 0.0
-        for t in self.layer_types():
+        for t, count in _layer_type_counts(self):
             kept = (
                 min(context, self.sliding_window) if t.sliding and self.sliding_window else context
             )
-            total += kept * per
+            total += count * kept * per
         return total
 
     # ---------------------------------------------------------- FLOP conventions
@@ -575,16 +647,23 @@ class Transformer(Spec):
         _check_positive_int("seq_len", seq_len)
         per_pair = 2.0 * self.heads * (self.qk_dim + self.v_dim)
         total = 0.0
-        for t in self.layer_types():
+        for t, count in _layer_type_counts(self):
             window = self.sliding_window if t.sliding else None
-            total += attention_pairs(seq_len, seq_len, causal=causal, window=window) / seq_len
+            pairs = attention_pairs(seq_len, seq_len, causal=causal, window=window)
+            total += count * pairs / seq_len
         return per_pair * total
 
     def forward_flops_per_token(self, seq_len: int, *, causal: bool = False) -> float:
-        """Forward GEMM + attention FLOPs per token [FLOP]: :math:`2N_{mm}` + attention."""
-        return 2.0 * self.active_matmul_params + self.attention_flops_per_token(
-            seq_len, causal=causal
-        )
+        """Forward GEMM + attention FLOPs per token [FLOP]: :math:`2N_{mm}` + attention.
+
+        Multi-token-prediction modules (:attr:`mtp_layers`) add their GEMMs
+        (:attr:`mtp_matmul_params`) and one more layer of attention each.
+        """
+        attn = self.attention_flops_per_token(seq_len, causal=causal)
+        mtp = 0.0
+        if self.mtp_layers:
+            mtp = 2.0 * self.mtp_matmul_params + self.mtp_layers * attn / self.layers
+        return 2.0 * self.active_matmul_params + attn + mtp
 
     def training_flops_per_token(
         self, seq_len: int, *, recompute: bool = False, causal: bool = False
@@ -664,8 +743,43 @@ def _layer_types(model: Transformer) -> tuple[LayerType, ...]:
 
 
 @functools.lru_cache(maxsize=512)
-def _n_moe_layers(model: Transformer) -> int:
-    return sum(t.moe for t in _layer_types(model))
+def _layer_type_counts(model: Transformer) -> tuple[tuple[LayerType, int], ...]:
+    """``(LayerType, count)`` in order of first occurrence, over one period."""
+    pattern = model.sliding_window_pattern if model.sliding_window is not None else ()
+    period_w = len(pattern) or 1
+    step = model.moe_layer_step if model.is_moe else 1
+    d = model.dense_layers if model.is_moe else model.layers
+    d = min(d, model.layers)
+    q = math.lcm(step, period_w)
+
+    def sliding(i: int) -> bool:
+        if model.sliding_window is None:
+            return False
+        return pattern[i % period_w] if pattern else True
+
+    def in_range(r: int, mod: int, a: int, b: int) -> int:
+        def below(x: int) -> int:
+            return max(0, (x - r + mod - 1) // mod)
+
+        return below(b) - below(a)
+
+    counts: dict[LayerType, int] = {}
+    first: dict[LayerType, int] = {}
+    for r in range(period_w):  # leading dense layers
+        c = in_range(r, period_w, 0, d)
+        if c:
+            lt = LayerType(False, sliding(r))
+            counts[lt] = counts.get(lt, 0) + c
+            first.setdefault(lt, r)
+    for r in range(q):  # after them: MoE every ``step``-th layer
+        c = in_range(r, q, d, model.layers)
+        if c:
+            moe = model.is_moe and (r - d + 1) % step == 0
+            lt = LayerType(moe, sliding(r))
+            counts[lt] = counts.get(lt, 0) + c
+            start = d + ((r - d) % q)
+            first[lt] = min(first.get(lt, start), start)
+    return tuple(sorted(counts.items(), key=lambda kv: first[kv[0]]))
 
 
 @functools.lru_cache(maxsize=512)
@@ -676,20 +790,21 @@ def _param_counts(model: Transformer) -> tuple[int, int, int]:
     attn_mm = attn - _attention_non_matmul(model)
     norms = model.block_norm_params
     k = model.experts_per_token
-    for t in model.layer_types():
-        total += attn + norms
-        active += attn + norms
-        mm += attn_mm
-        if t.moe:
-            total += model._moe_block(model.experts)
-            active += model._moe_block(k)
-            mm += model.router_params + (k + model.shared_experts) * _mlp_matmul(
-                model, model.expert_ffn_hidden
-            )
-        else:
-            total += model.dense_mlp_params
-            active += model.dense_mlp_params
-            mm += _mlp_matmul(model, model.ffn_hidden)
+    n_moe = model.n_moe_layers
+    n_dense = model.layers - n_moe
+    total += model.layers * (attn + norms)
+    active += model.layers * (attn + norms)
+    mm += model.layers * attn_mm
+    if n_moe:
+        total += n_moe * model._moe_block(model.experts)
+        active += n_moe * model._moe_block(k)
+        mm += n_moe * (
+            model.router_params
+            + (k + model.shared_experts) * _mlp_matmul(model, model.expert_ffn_hidden)
+        )
+    total += n_dense * model.dense_mlp_params
+    active += n_dense * model.dense_mlp_params
+    mm += n_dense * _mlp_matmul(model, model.ffn_hidden)
     tail = model.norm_params + model.embedding_params + model.lm_head_params
     total += tail
     active += tail
