@@ -20,12 +20,33 @@ import pint
 from .errors import SpecError, SpecFileError, UnitMismatchError
 from .units import CANONICAL, _canonical_key, format_quantity, non_negative, positive, quantity
 
-__all__ = ["Spec", "enum_field", "int_field", "part_field", "q_field", "sources_field"]
+__all__ = [
+    "Spec",
+    "enum_field",
+    "int_field",
+    "part_field",
+    "q_field",
+    "set_catalog_lookup",
+    "sources_field",
+]
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.Enum)
 
 _KIND = "bm_kind"
+
+# How a part field resolves a catalog name: ``lookup(kind, name) -> part``.  The
+# catalog sits a layer above the part classes and registers its lookup here when it
+# is imported (``import blackwell_model`` always imports it), so this module and the
+# part classes never import the catalog: no ``_spec -> catalog -> hardware -> _spec``
+# import cycle.
+_catalog_lookup: Callable[[str, str], Any] | None = None
+
+
+def set_catalog_lookup(lookup: Callable[[str, str], Any]) -> None:
+    """Register the function part fields use to resolve a catalog name (the catalog's ``get``)."""
+    global _catalog_lookup  # noqa: PLW0603 - one registration, by the catalog at import
+    _catalog_lookup = lookup
 
 
 def q_field(
@@ -130,9 +151,12 @@ def part_field(
         if isinstance(value, Mapping):
             return cls.from_dict(value)
         if isinstance(value, str):
-            from . import catalog
-
-            return catalog.get(catalog_kind, value)
+            if _catalog_lookup is None:  # pragma: no cover - blackwell_model imports the catalog
+                raise SpecError(
+                    f"{field.name}: catalog name {value!r} given before blackwell_model.catalog "
+                    "was imported"
+                )
+            return _catalog_lookup(catalog_kind, value)
         raise SpecError(
             f"{field.name} must be a {cls.__name__}, a dict describing one, or a catalog "
             f"name, got {type(value).__name__} {value!r}"

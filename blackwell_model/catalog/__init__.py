@@ -43,6 +43,7 @@ from typing import Any
 
 import attrs
 
+from .._spec import set_catalog_lookup
 from ..errors import SpecError, SpecFileError, UnitMismatchError, UnknownNameError
 from ..hardware import (
     CPU,
@@ -220,6 +221,9 @@ def get(kind: str, name: str) -> Any:
     """
     reg = _ACTIVE.get()
     return reg.build(reg.find(kind, name))
+
+
+set_catalog_lookup(get)
 
 
 def entry_metadata(kind: str, name: str) -> dict[str, Any]:
