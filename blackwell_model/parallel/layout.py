@@ -370,6 +370,9 @@ class Layout(Spec):
         Overlap tensor-parallel collectives with GEMMs (userbuffers-style).
     overlap_pp_comm
         Overlap pipeline send/receive with compute.
+    cuda_graphs
+        The layers run as captured CUDA graphs (Megatron's
+        ``--enable-cuda-graph``): no host launch cost per kernel.
     overlap_moe_comm
         Overlap the expert-parallel all-to-all with the compute of another
         micro-batch (Megatron's 1F1B all-to-all overlap,
@@ -449,6 +452,7 @@ class Layout(Spec):
     overlap_tp_comm: bool = _bool_field(True)
     overlap_pp_comm: bool = _bool_field(True)
     overlap_moe_comm: bool = _bool_field(False)
+    cuda_graphs: bool = _bool_field(False)
     placement: str = attrs.field(
         default="tp-cp-ep-dp-pp",
         converter=attrs.Converter(_placement, takes_field=True),  # type: ignore[call-overload,misc]
@@ -629,6 +633,7 @@ class Layout(Spec):
             "overlap_tp": int(self.overlap_tp_comm),
             "overlap_pp": int(self.overlap_pp_comm),
             "overlap_moe": int(self.overlap_moe_comm),
+            "cuda_graphs": int(self.cuda_graphs),
             "placement": PLACEMENTS[self.placement],
             "first_stage_layers": -1 if self.first_stage_layers is None else self.first_stage_layers,
             "last_stage_layers": -1 if self.last_stage_layers is None else self.last_stage_layers,

@@ -125,7 +125,7 @@ CALIBRATED_ROOFLINE = Efficiency(
     gemm_max=0.72,  # calibrated (prior 0.70)
     attention=0.35,  # calibrated (prior 0.55)
     attention_backward=0.2545,  # linked: 0.35 x 0.40 / 0.55 (ratio of the priors)
-    overhead_s=1.0e-5,  # calibrated: 10 us per kernel (launch and inter-kernel gaps)
+    overhead_s=2.0e-5,  # calibrated: 20 us per kernel (launch and inter-kernel gaps)
 )
 
 
@@ -203,6 +203,13 @@ class TrainingEfficiency:
         HBM traffic of the Adam update per local parameter [B]: read FP32
         master weight, two moments and gradient (16), write them back (12) and
         the BF16 weight (2).
+    host_launch_s
+        Host time to launch one kernel from the framework [s] (PyTorch eager
+        dispatch plus the CUDA launch; prior 5 µs).  A layer's forward
+        (backward) takes at least its launches times this, unless the layout
+        runs CUDA graphs; the kernels of :mod:`blackwell_model.workload`
+        carry their launch counts (a grouped GEMM issued per expert, the
+        router's small kernels, one quantisation per FP8 GEMM input).
     step_overhead_s
         Fixed time per step [s] (data loading, logging, launch gaps)
         (calibrated).
@@ -211,15 +218,16 @@ class TrainingEfficiency:
     roofline: Efficiency = attrs.field(factory=lambda: CALIBRATED_ROOFLINE, validator=_efficiency)
     collectives: CollectiveEfficiency | None = attrs.field(default=None, validator=_collective_eff)
     units_from_accelerator: bool = True
-    # calibrated (prior 1.0): half of the layer GEMM time at the FP8 rate
-    low_precision_gemm_fraction: float = attrs.field(default=0.5, validator=_FRACTION)
-    tp_overlap: float = attrs.field(default=0.7, validator=_FRACTION)  # calibrated (prior 0.5)
+    # calibrated (prior 1.0): less than half of the layer GEMM time at the FP8 rate
+    low_precision_gemm_fraction: float = attrs.field(default=0.45, validator=_FRACTION)
+    tp_overlap: float = attrs.field(default=1.0, validator=_FRACTION)  # calibrated (prior 0.5)
     cp_overlap: float = attrs.field(default=0.8, validator=_FRACTION)
     ep_overlap: float = attrs.field(default=0.8, validator=_FRACTION)
-    dp_overlap: float = attrs.field(default=1.0, validator=_FRACTION)  # calibrated (prior 0.9)
+    dp_overlap: float = attrs.field(default=0.7, validator=_FRACTION)  # calibrated (prior 0.9)
     pp_overlap: float = attrs.field(default=0.9, validator=_FRACTION)
     offload_overlap: float = attrs.field(default=0.9, validator=_FRACTION)
     optimizer_bytes: float = attrs.field(default=30.0, validator=finite_non_negative)
+    host_launch_s: float = attrs.field(default=5.0e-6, validator=finite_non_negative)
     step_overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
 
 
@@ -397,7 +405,9 @@ class TrainingSolver:
     def _time(self, ops: Any) -> tuple[float, float, float, dict[str, tuple[float, float]]]:
         total = attn = flops = 0.0
         by_module: dict[str, list[float]] = {}
+        launches = 0.0
         for op in ops:
+            launches += op.launches * (2.0 if op.kind.is_gemm and op.precision.bytes < 2.0 else 1.0)
             r = roofline(op, self.accelerator, efficiency=self.kernel_eff)
             total += r.time_s
             flops += op.flops
@@ -406,7 +416,9 @@ class TrainingSolver:
             acc = by_module.setdefault(op.module, [0.0, 0.0])
             acc[0] += r.time_s
             acc[1] += op.flops
-        return total, attn, flops, {k: (v[0], v[1]) for k, v in by_module.items()}
+        out = {k: (v[0], v[1]) for k, v in by_module.items()}
+        out["_host"] = (launches * self.eff.host_launch_s, launches)
+        return total, attn, flops, out
 
     def _layer_times_at(  # noqa: PLR0917 - positional arguments are the cache key / hot path
         self,
@@ -420,6 +432,7 @@ class TrainingSolver:
         sp: bool,
         load: float,
         grad_bytes: float,
+        graphs: bool,
     ) -> dict[bool, LayerTimes]:
         out: dict[bool, LayerTimes] = {}
         counts: dict[bool, int] = {}
@@ -438,6 +451,11 @@ class TrainingSolver:
                     self.model, phase="backward", grad_accum_bytes=grad_bytes, **common
                 )
             )
+            if not graphs:
+                # without CUDA graphs the host launches every kernel: a layer whose
+                # kernels are shorter than their launches waits for the host
+                fwd = max(fwd, mods["_host"][0])
+                bwd = max(bwd, mods_b["_host"][0])
             rc_t = tuple(
                 sum(mods.get(name, (0.0, 0.0))[0] for name in _MODULE_OPS[m])
                 for m in RECOMPUTE_MODULES
@@ -475,6 +493,7 @@ class TrainingSolver:
         etp: int | None = None,
         load: float = 1.0,
         grad_bytes: float = 4.0,
+        graphs: bool = False,
     ) -> dict[bool, LayerTimes]:
         """Per-layer :class:`LayerTimes`, dense (False) and MoE (True).
 
@@ -485,15 +504,16 @@ class TrainingSolver:
         rank's share of routed tokens over the mean
         (:func:`~blackwell_model.workload.moe.expert_load_factor`);
         ``grad_bytes`` the bytes per weight of the main-gradient buffer that
-        the weight-gradient GEMMs accumulate into (4 for FP32, 2 for BF16).
+        the weight-gradient GEMMs accumulate into (4 for FP32, 2 for BF16);
+        ``graphs`` that the layers run as CUDA graphs (no host launch cost).
         """
         et = tp if etp is None else etp
         load = round(float(load), 6)
-        key = (precision, micro_batch, seq_len, tp, cp, ep, et, sp, load, grad_bytes)
+        key = (precision, micro_batch, seq_len, tp, cp, ep, et, sp, load, grad_bytes, graphs)
         hit = self._layers.get(key)
         if hit is not None:
             return hit
-        args = (micro_batch, seq_len, tp, cp, ep, et, sp, load, float(grad_bytes))
+        args = (micro_batch, seq_len, tp, cp, ep, et, sp, load, float(grad_bytes), bool(graphs))
         out = self._layer_times_at(precision, *args)
         if precision.bytes < 2.0:
             phi = self.eff.low_precision_gemm_fraction
@@ -698,8 +718,9 @@ class TrainingSolver:
         e_head = np.empty(n)
         fl_edge = np.empty(n)
         grad_code = (grad_b == 4.0).astype(np.int64)
-        for (mb_i, s_i, tp_i, cp_i, ep_i, etp_i, sp_i, g_i), sel in _groups(
-            mb, s_loc, tp, cp, ep, etp, sp.astype(np.int64), grad_code
+        graphs = _col(c, "cuda_graphs", n, 0)
+        for (mb_i, s_i, tp_i, cp_i, ep_i, etp_i, sp_i, g_i, gr_i), sel in _groups(
+            mb, s_loc, tp, cp, ep, etp, sp.astype(np.int64), grad_code, graphs
         ):
             ld = 1.0
             if model.is_moe:
@@ -711,7 +732,7 @@ class TrainingSolver:
                 )
             lt = self.layer_times(
                 precision, mb_i, s_i * cp_i, tp_i, cp_i, ep_i, bool(sp_i), etp_i, ld,
-                4.0 if g_i else 2.0,
+                4.0 if g_i else 2.0, bool(gr_i),
             )  # fmt: skip
             load[sel] = ld
             d_lt = lt.get(False, lt.get(True))

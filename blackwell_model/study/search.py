@@ -31,9 +31,11 @@ from ..hardware.system import Cluster
 from ..parallel.layout import (
     LAYOUT_RULES,
     RECOMPUTE_CODES,
+    RECOMPUTE_MODULES,
     TRAINING_PRECISIONS,
     Layout,
     Recompute,
+    modules_mask,
     rule_masks,
 )
 from ..parallel.memory import MemoryModel, memory_arrays
@@ -48,6 +50,7 @@ __all__ = [
     "SearchResult",
     "candidate_arrays",
     "default_axes",
+    "recompute_options",
     "search_layouts",
 ]
 
@@ -58,11 +61,34 @@ LAYOUT_KEYS: tuple[str, ...] = (
     "dp",
     "cp",
     "ep",
+    "etp",
     "vpp",
     "micro_batch",
     "recompute",
+    "recompute_modules",
+    "offload_layers",
     "zero",
     "sequence_parallel",
+)
+
+#: Columns a search fills from its template layout (not searched).
+_TEMPLATE_KEYS: tuple[str, ...] = (
+    "recompute_layers",
+    "recompute_block",
+    "grad_fp32",
+    "moments_bits",
+    "master_bytes",
+    "lp_weights",
+    "overlap_dp",
+    "overlap_tp",
+    "overlap_pp",
+    "overlap_moe",
+    "cuda_graphs",
+    "placement",
+    "first_stage_layers",
+    "last_stage_layers",
+    "embedding_in_split",
+    "loss_in_split",
 )
 
 #: Rules a search rejects candidates by, in the order they are tried (each
@@ -169,6 +195,11 @@ class SearchResult(Display):
         None when no layout is feasible.
     elapsed_s
         Wall time of the search [s].
+    template
+        The layout whose fields the search did not vary (precision-aware
+        optimizer, overlaps, pipeline split, MoE routing ...), or None.
+    memory_headroom
+        Fraction of HBM every kept layout leaves free.
     """
 
     model_name: str
@@ -187,6 +218,8 @@ class SearchResult(Display):
     memory_capacity_B: float
     best: TrainingReport | None
     elapsed_s: float
+    template: Layout | None = None
+    memory_headroom: float = 0.0
 
     def __len__(self) -> int:
         return int(self.columns["step_time_s"].shape[0])
@@ -206,21 +239,11 @@ class SearchResult(Display):
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"row must be in [{-n}, {n}), got {i}")
-        c = self.columns
-        return Layout(
-            tp=int(c["tp"][i]),
-            pp=int(c["pp"][i]),
-            dp=int(c["dp"][i]),
-            cp=int(c["cp"][i]),
-            ep=int(c["ep"][i]),
-            vpp=int(c["vpp"][i]),
-            micro_batch=int(c["micro_batch"][i]),
-            global_batch=self.global_batch,
-            seq_len=self.seq_len,
-            precision=self.precision,
-            recompute=_CODE_TO_RECOMPUTE[int(c["recompute"][i])],
-            zero=int(c["zero"][i]),
-            sequence_parallel=bool(c["sequence_parallel"][i]),
+        return _layout_at(
+            {**self.columns, **_constant(self.global_batch, self.seq_len)},
+            i if i >= 0 else n + i,
+            self.precision,
+            self.template,
         )
 
     def layouts(self, n: int | None = None) -> list[Layout]:
@@ -236,6 +259,8 @@ class SearchResult(Display):
             code = int(c[key][i])
             if key == "recompute":
                 out[key] = _CODE_TO_RECOMPUTE[code].value
+            elif key == "recompute_modules":
+                out[key] = [m for j, m in enumerate(RECOMPUTE_MODULES) if code & (1 << j)]
             elif key == "sequence_parallel":
                 out[key] = bool(code)
             else:
@@ -360,53 +385,112 @@ def _axis(name: str, values: Any, default: tuple[int, ...], minimum: int = 1) ->
     return tuple(dict.fromkeys(out))
 
 
-def _recompute_axis(values: Any) -> tuple[int, ...]:
+def _recompute_axis(values: Any) -> tuple[tuple[int, int], ...]:
+    """``(code, modules mask)`` options from modes, mode names or tuples of module names."""
     seq = (values,) if isinstance(values, str | Recompute) else tuple(values)
     if not seq:
         raise SpecError(f"recompute must list at least one mode, got {values!r}")
     out = []
     for v in seq:
+        if isinstance(v, tuple | list | frozenset | set):
+            bad = [m for m in v if m not in RECOMPUTE_MODULES]
+            if bad or not v:
+                raise SpecError(
+                    "recompute module sets must name modules among "
+                    f"{', '.join(RECOMPUTE_MODULES)}, got {v!r}"
+                )
+            out.append((RECOMPUTE_CODES[Recompute.SELECTIVE], modules_mask(v)))
+            continue
         try:
             rc = v if isinstance(v, Recompute) else Recompute(str(v).lower())
         except ValueError:
             valid = ", ".join(repr(x.value) for x in Recompute)
-            raise SpecError(f"recompute values must be one of {valid}, got {v!r}") from None
-        out.append(RECOMPUTE_CODES[rc])
+            raise SpecError(
+                f"recompute values must be one of {valid} or a tuple of module names, got {v!r}"
+            ) from None
+        mask = modules_mask(["core_attn"]) if rc is Recompute.SELECTIVE else 0
+        out.append((RECOMPUTE_CODES[rc], mask))
     return tuple(dict.fromkeys(out))
 
 
 def default_axes(
     model: Any, cluster: Cluster, *, gpus: int, global_batch: int, seq_len: int
 ) -> dict[str, tuple[int, ...]]:
-    """The default enumeration of each axis (see :func:`search_layouts`)."""
+    """The default enumeration of each axis (see :func:`search_layouts`).
+
+    ``etp`` values are 0 (meaning ``etp = tp``, Megatron's default) and 1;
+    ``offload_layers`` tries half the layers of a chunk only where the
+    accelerators sit on a superchip (NVLink-C2C to the host).
+    """
     domain = int(cluster.domain.gpus)
     experts = int(getattr(model, "experts", 0) or 0)
+    from ..solvers.training import host_link_Bps
+
+    c2c = getattr(getattr(cluster.domain, "node", None), "superchip", None) is not None
+    offload = (0,)
+    if c2c and host_link_Bps(cluster) > 0:
+        offload = (0, max(1, int(model.layers) // 2))
     return {
         "tp": _powers_of_two(min(domain, gpus)),
-        "cp": tuple(c for c in _powers_of_two(64) if c * 1024 <= seq_len and c <= gpus),
+        "cp": (1,) + tuple(c for c in _powers_of_two(64) if 1 < c and c * 1024 <= seq_len and c <= gpus),
         "pp": _divisors(gpus, int(model.layers)),
         "ep": _powers_of_two(min(experts, gpus)) if experts else (1,),
+        "etp": (0, 1) if experts else (0,),
         "vpp": (1, 2, 4, 8),
         "micro_batch": tuple(b for b in (1, 2, 4, 8) if b <= global_batch),
+        "offload_layers": offload,
     }
 
 
+def recompute_options(model: Any) -> tuple[tuple[int, int], ...]:
+    """Default recomputation settings of a search: ``(recompute code, modules mask)`` pairs.
+
+    None; full; and one selective set that saves memory for the model's kind:
+    the norms and the dense MLP for dense models, the norms, the expert
+    activation (and MLA's up-projections) for MoE models.  (Selective
+    recomputation of the attention core alone saves nothing with a fused
+    attention kernel, so it is not tried.)
+    """
+    mods = ["layernorm"]
+    if getattr(model, "is_moe", False):
+        mods.append("moe_act")
+        if getattr(getattr(model, "attention_kind", None), "value", "") == "mla":
+            mods.append("mla_up_proj")
+    else:
+        mods.append("mlp")
+    return (
+        (RECOMPUTE_CODES[Recompute.NONE], 0),
+        (RECOMPUTE_CODES[Recompute.SELECTIVE], modules_mask(mods)),
+        (RECOMPUTE_CODES[Recompute.FULL], 0),
+    )
+
+
 def candidate_arrays(
-    axes: Mapping[str, Sequence[int]], *, gpus: int, global_batch: int, seq_len: int
+    axes: Mapping[str, Sequence[int]],
+    *,
+    gpus: int,
+    global_batch: int,
+    seq_len: int,
+    template: Layout | None = None,
 ) -> dict[str, np.ndarray]:
     """Cartesian product of the axes as equal-length int64 arrays, ``dp`` derived.
 
     Parameters
     ----------
     axes
-        Values of ``tp, cp, pp, ep, vpp, micro_batch, recompute`` (codes),
-        ``zero`` and ``sequence_parallel`` (0/1).
+        Values of ``tp, cp, pp, ep, vpp, micro_batch, zero`` and
+        ``sequence_parallel`` (0/1); optionally ``etp`` (0 means ``tp``),
+        ``offload_layers`` and ``recompute`` as ``(code, modules mask)``
+        pairs (or plain codes).
     gpus
         GPUs each layout must use: ``dp = gpus // (tp * cp * pp)``; where
         ``tp * cp * pp`` does not divide ``gpus`` the ``gpus_divide`` column
         is True (and ``dp`` is a placeholder).
     global_batch, seq_len
         Filled in as constant columns.
+    template
+        Layout whose other columns (overlaps, gradient and moment precision,
+        pipeline split ...) every candidate copies; a default Layout when None.
 
     Returns
     -------
@@ -415,17 +499,47 @@ def candidate_arrays(
         :func:`~blackwell_model.parallel.rule_masks` and
         :func:`~blackwell_model.parallel.memory_arrays` read, plus ``gpus_divide``.
     """
-    names = ("tp", "cp", "pp", "ep", "vpp", "micro_batch", "recompute", "zero", "sequence_parallel")
-    grids = np.meshgrid(*(np.asarray(axes[k], dtype=np.int64) for k in names), indexing="ij")
+    rc_opts = [
+        (int(v[0]), int(v[1])) if isinstance(v, tuple) else (int(v), 1 if int(v) == 1 else 0)
+        for v in axes["recompute"]
+    ]
+    names = ("tp", "cp", "pp", "ep", "etp", "vpp", "micro_batch", "rc_opt", "offload_layers",
+             "zero", "sequence_parallel")  # fmt: skip
+    values = {
+        **{k: axes[k] for k in axes if k != "recompute"},
+        "rc_opt": range(len(rc_opts)),
+        "etp": axes.get("etp", (0,)),
+        "offload_layers": axes.get("offload_layers", (0,)),
+    }
+    grids = np.meshgrid(*(np.asarray(values[k], dtype=np.int64) for k in names), indexing="ij")
     cols = {k: g.ravel() for k, g in zip(names, grids, strict=True)}
+    opt = cols.pop("rc_opt")
+    rc_arr = np.array([o[0] for o in rc_opts], dtype=np.int64)
+    mods_arr = np.array([o[1] for o in rc_opts], dtype=np.int64)
+    cols["recompute"] = rc_arr[opt]
+    cols["recompute_modules"] = mods_arr[opt]
+    # etp 0 means "as tp"; an explicit etp equal to tp is the same candidate
+    cols["etp"] = np.where(cols["etp"] == 0, cols["tp"], cols["etp"])
+    keep = np.ones(cols["tp"].shape[0], dtype=bool)
+    if "etp" in axes and len(axes["etp"]) > 1:
+        explicit = np.asarray(values["etp"], dtype=np.int64)
+        dup = np.zeros_like(keep)
+        for e in explicit[explicit > 0].tolist():
+            dup |= (grids[names.index("etp")].ravel() == 0) & (cols["tp"] == e)
+        keep &= ~dup
+    # offloading keeps no activations of recomputed layers: not both
+    keep &= ~((cols["offload_layers"] > 0) & (cols["recompute"] == 2))
+    if not keep.all():
+        cols = {k: v[keep] for k, v in cols.items()}
     model_par = cols["tp"] * cols["cp"] * cols["pp"]
     cols["gpus_divide"] = gpus % model_par != 0
     cols["dp"] = np.maximum(1, gpus // model_par)
     n = cols["tp"].shape[0]
     cols["global_batch"] = np.full(n, global_batch, dtype=np.int64)
     cols["seq_len"] = np.full(n, seq_len, dtype=np.int64)
-    for k in ("overlap_dp", "overlap_tp", "overlap_pp"):
-        cols[k] = np.ones(n, dtype=np.int64)
+    base = (template or Layout(global_batch=1, seq_len=1)).columns()
+    for k in _TEMPLATE_KEYS:
+        cols[k] = np.full(n, int(base[k]), dtype=np.int64)
     return cols
 
 
@@ -445,6 +559,8 @@ class _ChunkTask:
     token: str
     objective: Any
     top: int | None
+    headroom: float = 0.0
+    shared: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -463,7 +579,7 @@ def _worker_solver(task: _ChunkTask) -> TrainingSolver:
     """The solver of this search in this process, built once per search and worker."""
     solver = _SOLVERS.get(task.token)
     if solver is None:
-        solver = TrainingSolver(task.model, task.cluster, task.efficiency)
+        solver = TrainingSolver(task.model, task.cluster, task.efficiency, memory=task.memory)
         while len(_SOLVERS) >= _SOLVER_SLOTS:
             _SOLVERS.pop(next(iter(_SOLVERS)))
         _SOLVERS[task.token] = solver
@@ -491,8 +607,10 @@ def _run_chunk(task: _ChunkTask, solver: TrainingSolver | None = None) -> _Chunk
             rejected |= hit
     idx = np.flatnonzero(~rejected)
     sub = {k: v[idx] for k, v in cols.items() if k != "gpus_divide"}
-    mem = memory_arrays(model, {**sub, "precision": task.precision}, memory=task.memory)
-    capacity = float(task.cluster.accelerator.memory_capacity.m)
+    mem = memory_arrays(
+        model, {**sub, **task.shared, "precision": task.precision}, memory=task.memory
+    )
+    capacity = float(task.cluster.accelerator.memory_capacity.m) * (1.0 - task.headroom)
     fits = mem["total_B"] <= capacity
     min_memory = None
     if not fits.all():
@@ -512,6 +630,7 @@ def _run_chunk(task: _ChunkTask, solver: TrainingSolver | None = None) -> _Chunk
         res = solver.evaluate(
             {
                 **out,
+                **task.shared,
                 "precision": task.precision,  # type: ignore[dict-item]
                 "flash_attention": np.full(keep.size, int(flash), dtype=np.int64),
             }
@@ -586,19 +705,35 @@ def _objective_name(objective: Objective) -> str:
     )
 
 
-def _layout_at(cols: Mapping[str, np.ndarray], i: int, precision: Precision) -> Layout:
-    return Layout(
-        tp=int(cols["tp"][i]),
+def _layout_at(
+    cols: Mapping[str, np.ndarray], i: int, precision: Precision, template: Layout | None = None
+) -> Layout:
+    """The Layout of row ``i`` of candidate or result columns (other fields from ``template``)."""
+    base = template or Layout(global_batch=1, seq_len=1)
+    rc = _CODE_TO_RECOMPUTE[int(cols["recompute"][i])]
+    mask = int(cols["recompute_modules"][i]) if "recompute_modules" in cols else -1
+    modules = None
+    if rc is Recompute.SELECTIVE and mask >= 0:
+        modules = tuple(m for j, m in enumerate(RECOMPUTE_MODULES) if mask & (1 << j))
+    tp = int(cols["tp"][i])
+    etp = int(cols["etp"][i]) if "etp" in cols else tp
+    return attrs.evolve(
+        base,
+        tp=tp,
         pp=int(cols["pp"][i]),
         dp=int(cols["dp"][i]),
         cp=int(cols["cp"][i]),
         ep=int(cols["ep"][i]),
+        etp=None if etp == tp else etp,
         vpp=int(cols["vpp"][i]),
         micro_batch=int(cols["micro_batch"][i]),
-        global_batch=int(cols["global_batch"][i]),
-        seq_len=int(cols["seq_len"][i]),
+        global_batch=int(cols["global_batch"][i if cols["global_batch"].size > 1 else 0]),
+        seq_len=int(cols["seq_len"][i if cols["seq_len"].size > 1 else 0]),
         precision=precision,
-        recompute=_CODE_TO_RECOMPUTE[int(cols["recompute"][i])],
+        recompute=rc,
+        recompute_modules=modules,
+        recompute_layers=base.recompute_layers if rc is Recompute.FULL else None,
+        offload_layers=int(cols["offload_layers"][i]) if "offload_layers" in cols else 0,
         zero=int(cols["zero"][i]),
         sequence_parallel=bool(cols["sequence_parallel"][i]),
     )
@@ -614,6 +749,7 @@ def _reason(
     gpus: int,
     precision: Precision,
     memory: MemoryModel | None,
+    template: Layout | None = None,
 ) -> str:
     tp, cp, pp = int(cols["tp"][i]), int(cols["cp"][i]), int(cols["pp"][i])
     if rule == "gpus_divide":
@@ -621,7 +757,7 @@ def _reason(
             f"tp*cp*pp = {tp}*{cp}*{pp} = {tp * cp * pp} does not divide the {gpus} GPUs "
             "(no integer dp uses them all)"
         )
-    lay = _layout_at(cols, i, precision)
+    lay = _layout_at(cols, i, precision, template)
     if rule == "memory":
         from ..parallel.memory import memory_per_gpu
 
@@ -650,15 +786,19 @@ def search_layouts(
     gpus: int | None = None,
     objective: Objective = "step_time",
     top: int | None = None,
-    recompute: Iterable[Recompute | str] | Recompute | str = ("none", "selective", "full"),
-    zero: Iterable[int] | int = (1,),
+    recompute: Iterable[Any] | Recompute | str | None = None,
+    zero: Iterable[int] | int = (1, 3),
     tp: Iterable[int] | int | None = None,
     pp: Iterable[int] | int | None = None,
     cp: Iterable[int] | int | None = None,
     ep: Iterable[int] | int | None = None,
+    etp: Iterable[int] | int | None = None,
     vpp: Iterable[int] | int | None = None,
     micro_batch: Iterable[int] | int | None = None,
+    offload_layers: Iterable[int] | int | None = None,
     sequence_parallel: Iterable[bool] | bool = (True,),
+    template: Layout | None = None,
+    memory_headroom: float = 0.0,
     efficiency: TrainingEfficiency | None = None,
     memory: MemoryModel | None = None,
     executor: Executor | None = None,
@@ -684,8 +824,15 @@ def search_layouts(
       uneven: the busiest holds ``ceil(layers / pp)`` layers).
     * ``ep``: 1 for a dense model; powers of two up to the expert count for
       MoE (``ep`` is carved out of ``dp * cp``).
+    * ``etp``: for MoE, 1 and ``tp`` (MoE parallel folding: expert groups
+      over ``tp * cp * dp``).
     * ``vpp``: 1, 2, 4, 8 (interleaved 1F1B).
     * ``micro_batch``: 1, 2, 4, 8 (no larger than ``global_batch``).
+    * ``recompute``: none; a selective set that saves memory for the model's
+      kind (:func:`recompute_options`); full.
+    * ``zero``: 1 (distributed optimizer) and 3 (FSDP).
+    * ``offload_layers``: 0, and half the layers where the accelerators sit
+      on a Grace superchip (activations offloaded over NVLink-C2C).
 
     Parameters
     ----------
@@ -711,11 +858,22 @@ def search_layouts(
     top
         Keep only the best ``top`` rows (counts still cover every candidate).
     recompute
-        Recomputation modes to try.
+        Recomputation settings to try: modes (``"none"``, ``"selective"``
+        (the attention core), ``"full"``) and tuples of module names (a
+        selective set, e.g. ``("layernorm", "mlp")``); None for the defaults.
     zero
         ZeRO stages to try (0-3).
-    tp, pp, cp, ep, vpp, micro_batch
-        Values to try for each degree, or None for the defaults above.
+    tp, pp, cp, ep, etp, vpp, micro_batch, offload_layers
+        Values to try for each degree, or None for the defaults above
+        (``etp`` 0 stands for "equal to ``tp``").
+    template
+        A :class:`~blackwell_model.parallel.Layout` whose fields the search
+        does not vary (gradient and moment precision, overlaps, CUDA graphs,
+        placement, pipeline split, MoE capacity factor and load CV); its
+        degrees, batch and precision are ignored.  Default: a plain Layout.
+    memory_headroom
+        Fraction of HBM each kept layout must leave free [0, 1), on top of the
+        memory model's reserve; e.g. 0.1 keeps layouts below 90 % of HBM.
     sequence_parallel
         Sequence-parallel settings to try.
     efficiency
@@ -784,7 +942,14 @@ def search_layouts(
         top = _check_int("top", top)
     chunk_size = _check_int("chunk_size", chunk_size)
     objective_name = _objective_name(objective)
-    zeros = _axis("zero", zero, (1,), minimum=0)
+    zeros = _axis("zero", zero, (1, 3), minimum=0)
+    if template is not None and not isinstance(template, Layout):
+        raise SpecError(f"template must be a Layout or None, got {type(template).__name__}")
+    if isinstance(memory_headroom, bool) or not isinstance(memory_headroom, int | float):
+        raise SpecError(f"memory_headroom must be a fraction in [0, 1), got {memory_headroom!r}")
+    headroom = float(memory_headroom)
+    if not 0.0 <= headroom < 1.0:
+        raise SpecError(f"memory_headroom must be a fraction in [0, 1), got {memory_headroom!r}")
     if any(z > 3 for z in zeros):
         raise SpecError(f"zero values must be 0, 1, 2 or 3, got {zero!r}")
     sp_seq = (
@@ -801,13 +966,23 @@ def search_layouts(
         "cp": _axis("cp", cp, defaults["cp"]),
         "pp": _axis("pp", pp, defaults["pp"]),
         "ep": _axis("ep", ep, defaults["ep"]),
+        "etp": _axis("etp", etp, defaults["etp"], minimum=0),
         "vpp": _axis("vpp", vpp, defaults["vpp"]),
         "micro_batch": _axis("micro_batch", micro_batch, defaults["micro_batch"]),
-        "recompute": _recompute_axis(recompute),
+        "offload_layers": _axis(
+            "offload_layers", offload_layers, defaults["offload_layers"], minimum=0
+        ),
+        "recompute": (
+            recompute_options(model) if recompute is None else _recompute_axis(recompute)
+        ),
         "zero": zeros,
         "sequence_parallel": tuple(dict.fromkeys(int(bool(v)) for v in sp_seq)),
     }
-    cols = candidate_arrays(axes, gpus=n_gpus, global_batch=global_batch, seq_len=seq_len)
+    cols = candidate_arrays(
+        axes, gpus=n_gpus, global_batch=global_batch, seq_len=seq_len, template=template
+    )
+    base_cols = (template or Layout(global_batch=1, seq_len=1)).columns()
+    shared = {k: base_cols[k] for k in ("capacity_factor", "expert_load_cv")}
     n = int(cols["tp"].shape[0])
 
     token = uuid.uuid4().hex
@@ -824,6 +999,8 @@ def search_layouts(
             token=token,
             objective=objective,
             top=top,
+            headroom=headroom,
+            shared=shared,
         )
         for lo in range(0, n, chunk_size)
     ]
@@ -831,7 +1008,7 @@ def search_layouts(
     outs: list[_ChunkOut] = []
     done = 0
     if executor is None:
-        solver = TrainingSolver(model, cluster, efficiency)
+        solver = TrainingSolver(model, cluster, efficiency, memory=memory)
         for t in tasks:
             outs.append(_run_chunk(t, solver))
             done = min(n, done + chunk_size)
@@ -868,6 +1045,7 @@ def search_layouts(
             gpus=n_gpus,
             precision=prec,
             memory=memory,
+            template=template,
         )
         for rule in rejected
     }
@@ -883,12 +1061,12 @@ def search_layouts(
     ranked = {k: v[order] for k, v in merged.items()}
     fn = OBJECTIVES[objective] if isinstance(objective, str) else objective
     ranked["score"] = np.asarray(fn(ranked), dtype=float) if order.size else np.zeros(0)
-    for k in ("index", "global_batch", "seq_len", "overlap_dp", "overlap_tp", "overlap_pp"):
+    for k in ("index", "global_batch", "seq_len", *_TEMPLATE_KEYS):
         ranked.pop(k, None)
 
     best = None
     if order.size:
-        best_layout = _layout_at({**ranked, **_constant(global_batch, seq_len)}, 0, prec)
+        best_layout = _layout_at({**ranked, **_constant(global_batch, seq_len)}, 0, prec, template)
         best = predict_training(
             model, cluster, best_layout, efficiency=efficiency, memory=memory, solver=solver
         )
@@ -909,6 +1087,8 @@ def search_layouts(
         memory_capacity_B=float(cluster.accelerator.memory_capacity.m),
         best=best,
         elapsed_s=time.perf_counter() - t0,
+        template=template,
+        memory_headroom=headroom,
     )
 
 

@@ -55,7 +55,7 @@ __all__ = [
 GRIDS: dict[str, tuple[float, ...]] = {
     "roofline.gemm_max": tuple(round(0.50 + 0.02 * i, 2) for i in range(21)),
     "roofline.attention": tuple(round(0.15 + 0.05 * i, 2) for i in range(14)),
-    "roofline.overhead_s": tuple(round(1e-6 * i, 9) for i in range(0, 11, 2)),
+    "roofline.overhead_s": tuple(round(1e-6 * i, 9) for i in range(0, 21, 2)),
     "low_precision_gemm_fraction": tuple(round(0.05 * i, 2) for i in range(21)),
     "tp_overlap": tuple(round(0.1 * i, 1) for i in range(11)),
     "dp_overlap": tuple(round(0.1 * i, 1) for i in range(11)),

@@ -179,13 +179,15 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
         gemm_op("router", t_r, e, h, precision=act, module="moe_router"),
         # scores (softmax or sigmoid), top-k selection, auxiliary loss: a few FP32
         # passes over the router logits
+        # (about ten small kernels: scores, top-k, probabilities, token counts, loss)
         elementwise_op(
             "router_topk", 3.0 * t_r * e, t_r * e, flops_per_element=8.0,
-            precision=_fp32(), module="moe_router",
+            precision=_fp32(), module="moe_router", launches=10.0,
         ),
+        # routing map, sort and gather into expert order (a few kernels)
         elementwise_op(
             "moe_permute", t_r * h, routed * h, flops_per_element=0.0, precision=act,
-            module="moe_dispatch",
+            module="moe_dispatch", launches=4.0,
         ),
     ]  # fmt: skip
     width = model.expert_ffn_hidden // s.etp
@@ -196,6 +198,7 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
             elementwise_op(
                 "moe_quantize", 2.0 * routed * h, routed * h * s.precision.bytes / act.bytes,
                 flops_per_element=2.0, precision=act, module="moe_dispatch",
+                launches=experts_hit,
             )
         )  # fmt: skip
     ops.extend(
@@ -207,7 +210,7 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
     ops.append(
         elementwise_op(
             "moe_unpermute", routed * h, t_r * h, flops_per_element=float(k), precision=act,
-            module="moe_dispatch",
+            module="moe_dispatch", launches=3.0,
         )
     )  # fmt: skip
     if model.shared_experts:

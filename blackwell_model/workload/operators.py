@@ -142,6 +142,10 @@ class Operator:
         Precision the kernel computes in; the roofline uses its peak.
     backward
         True for backward-pass kernels.
+    launches
+        Kernel launches the operator stands for on the host (a grouped GEMM
+        issued as one GEMM per expert, a router made of several small
+        kernels); what bounds a layer when the host, not the GPU, is slower.
     module
         What part of the layer the kernel belongs to (``layernorm``,
         ``attn_proj``, ``core_attn``, ``mla_up_proj``, ``mlp``, ``moe_router``,
@@ -161,9 +165,10 @@ class Operator:
     precision: Precision = Precision.BF16
     backward: bool = False
     module: str = ""
+    launches: float = 1.0
 
     def __attrs_post_init__(self) -> None:
-        for f in ("m", "n", "k", "count", "flops", "bytes_read", "bytes_written"):
+        for f in ("m", "n", "k", "count", "flops", "bytes_read", "bytes_written", "launches"):
             _check_amount(self.name, getattr(self, f), f)
 
     @property
@@ -192,6 +197,7 @@ def gemm_op(
     kind: OpKind = OpKind.GEMM,
     backward: bool = False,
     module: str = "",
+    launches: float = 1.0,
 ) -> Operator:
     """A GEMM operator of shape ``(m, n, k)`` repeated ``count`` times.
 
@@ -227,6 +233,7 @@ def gemm_op(
         precision=precision,
         backward=backward,
         module=module,
+        launches=float(launches),
     )
 
 
@@ -240,6 +247,7 @@ def elementwise_op(
     kind: OpKind = OpKind.ELEMENTWISE,
     backward: bool = False,
     module: str = "",
+    launches: float = 1.0,
 ) -> Operator:
     """A memory-bound kernel (norm, activation, residual add, permute...).
 
@@ -256,6 +264,7 @@ def elementwise_op(
         precision=precision,
         backward=backward,
         module=module,
+        launches=float(launches),
     )
 
 
@@ -337,6 +346,7 @@ def backward_ops(op: Operator, *, grad_accum_bytes: float | None = None) -> tupl
             kind=op.kind,
             backward=True,
             module=op.module,
+            launches=op.launches,
         )
         wgrad = gemm_op(
             op.name + ".wgrad",
@@ -349,6 +359,7 @@ def backward_ops(op: Operator, *, grad_accum_bytes: float | None = None) -> tupl
             kind=op.kind,
             backward=True,
             module=op.module,
+            launches=op.launches,
         )
         if grad_accum_bytes is not None:
             weights = op.k * op.n * op.count
@@ -747,7 +758,7 @@ def mlp_operators(
     return [
         gemm_op(
             f"{prefix}_up", t, up, h, count=count, precision=s.precision, out_bytes=ob,
-            kind=kind, module=gemm_module,
+            kind=kind, module=gemm_module, launches=count if kind is OpKind.MOE_GEMM else 1.0,
         ),
         elementwise_op(
             f"{prefix}_act", t * up * count, t * width * count, flops_per_element=4.0,
@@ -755,7 +766,7 @@ def mlp_operators(
         ),
         gemm_op(
             f"{prefix}_down", t, h, width, count=count, precision=s.precision, out_bytes=ob,
-            kind=kind, module=gemm_module,
+            kind=kind, module=gemm_module, launches=count if kind is OpKind.MOE_GEMM else 1.0,
         ),
     ]  # fmt: skip
 
