@@ -46,7 +46,7 @@ def blom_z(n: int) -> float:
     Examples
     --------
     >>> round(blom_z(8), 3), round(blom_z(64), 3)
-    (1.424, 2.393)
+    (1.434, 2.337)
     """
     if n < 2:
         return 0.0
@@ -103,7 +103,9 @@ def expert_load_factor(
     Examples
     --------
     >>> round(float(expert_load_factor(8192 * 64, 256, 8, 64, 0.0)), 3)
-    1.03
+    1.009
+    >>> round(float(expert_load_factor(8192 * 64, 256, 8, 64, 0.2)), 3)
+    1.234
     >>> float(expert_load_factor(8192, 8, 2, 1, 0.3))
     1.0
     >>> float(expert_load_factor(8192, 8, 2, 8, 0.3, capacity_factor=1.25))

@@ -64,7 +64,7 @@ def test_memory_arrays_match_memory_per_gpu(lays, name):
         return
     mem = MemoryModel(flash_attention=False, dropout=True)
     arr = memory_arrays(model, stack_layouts(lays), memory=mem)
-    assert set(arr) == set(MEMORY_KEYS)
+    assert set(MEMORY_KEYS) <= set(arr)
     for i, lay in enumerate(lays):
         one = memory_per_gpu(model, lay, memory=mem)
         assert arr["total_B"][i] == pytest.approx(one.total_B, rel=1e-12)

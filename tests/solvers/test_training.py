@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 
 import attrs
 import numpy as np
@@ -145,7 +144,7 @@ def test_efficiency_validation() -> None:
 
 
 def _with_accelerator(acc):
-    return types.SimpleNamespace(accelerator=acc, name="what-if")
+    return bm.with_accelerator(H100, acc, name="what-if")
 
 
 @settings(max_examples=25, deadline=None)
