@@ -800,9 +800,7 @@ class TrainingSolver:
                 step = self.comm("send_recv", s_cp, kv_bytes)
                 # ring attention: cp - 1 exchanges in forward, twice that in backward,
                 # each hidden under the attention of one chunk
-                comm = step * (cp_i - 1) * 3.0
-                hide = eff.cp_overlap * (dense["a"][sel] + dense["ab"][sel])
-                cp_t[sel] = np.maximum(0.0, comm - hide)
+                cp_t[sel] = step * (cp_i - 1) * 3.0  # raw; hidden below
             if s_ep is not None and model.is_moe:
                 # each rank sends its routed token copies (BF16) and gets them back;
                 # the busiest rank moves ``load`` times the mean
@@ -847,55 +845,84 @@ class TrainingSolver:
         rc_fl_d = np.where(rc == 2, dense["fl"], np.where(rc == 1, selective(d_modf), 0.0))
         rc_fl_m = np.where(rc == 2, moe["fl"], np.where(rc == 1, selective(m_modf), 0.0))
 
-        # --- expert-parallel exposure: hidden under another micro-batch's compute
-        # (overlap_moe_comm) or, forward and backward apart, under the shared experts
-        a2a_total = 2.0 * a2a_f + etp_t
-        ep_exposed = np.where(
-            ov_moe,
-            np.maximum(0.0, a2a_total - eff.ep_overlap * (moe["f"] + moe["b"])),
-            np.maximum(0.0, a2a_f + etp_t / 2.0 - moe["sf"])
-            + np.maximum(0.0, a2a_f + etp_t / 2.0 - moe["sb"]),
+        # --- hiding communication under compute.  Each second of a layer's compute can
+        # hide at most one second of communication: the context-parallel ring under
+        # the attention, then the expert all-to-all (under another micro-batch's
+        # compute with overlap_moe_comm, else forward and backward apart under the
+        # shared experts), then activation offload copies, each from what the earlier
+        # ones left; the data-parallel reduction hides under what is left of the
+        # last micro-batch.  Exposed time therefore never grows faster than compute
+        # shrinks: more FLOP/s or bandwidth never makes a step slower.
+        budget_d = dense["f"] + dense["b"]
+        budget_m = moe["f"] + moe["b"]
+        cp_hid_d = np.minimum(
+            np.minimum(cp_t, eff.cp_overlap * (dense["a"] + dense["ab"])), budget_d
         )
+        cp_hid_m = np.minimum(np.minimum(cp_t, eff.cp_overlap * (moe["a"] + moe["ab"])), budget_m)
+        budget_d = budget_d - cp_hid_d
+        budget_m = budget_m - cp_hid_m
+        cp_d = cp_t - cp_hid_d
+        cp_m = cp_t - cp_hid_m
+        a2a_half = a2a_f + etp_t / 2.0  # forward (or backward) dispatch + combine
+        a2a_total = 2.0 * a2a_half
+        ep_hid = np.where(
+            ov_moe,
+            np.minimum(a2a_total, eff.ep_overlap * (moe["f"] + moe["b"])),
+            np.minimum(a2a_half, moe["sf"]) + np.minimum(a2a_half, moe["sb"]),
+        )
+        ep_hid = np.minimum(ep_hid, budget_m)
+        budget_m = budget_m - ep_hid
+        ep_exposed = a2a_total - ep_hid
         # recomputation of the whole MoE block (or layer) repeats the forward all-to-all
         ep_rc = np.where(
             (rc == 2) | ((rc == 1) & ((mods & moe_bit) != 0)),
-            np.maximum(0.0, a2a_f + etp_t / 2.0 - np.where(ov_moe, 0.0, moe["sf"])),
+            np.maximum(0.0, a2a_half - np.where(ov_moe, 0.0, moe["sf"])),
             0.0,
         )
         ep_m = ep_exposed + ep_rc
 
         # --- activation offload: per offloaded layer, a copy out in forward and back in
-        # backward over the host link, hidden under that layer's compute
+        # backward over the host link, hidden under that layer's remaining compute
         off_d = np.zeros(n)
         off_m = np.zeros(n)
+        off_hid_d = np.zeros(n)
+        off_hid_m = np.zeros(n)
         if np.any(offload > 0):
             kw: dict[str, Any] = dict(
                 micro_batch=mb, seq_len=s_loc, tp=tp, sequence_parallel=sp,
                 recompute=rc, modules=mods, memory=self.memory, etp=etp, load=load,
                 gemm_bytes=(precision.bytes if precision.bytes < 2.0 else None),
             )  # fmt: skip
-            for store, out_arr, is_moe in ((dense, off_d, False), (moe, off_m, True)):
+            for store, out_arr, hid_arr, budget, is_moe in (
+                (dense, off_d, off_hid_d, budget_d, False),
+                (moe, off_m, off_hid_m, budget_m, True),
+            ):
                 nbytes = activation_bytes_arrays(model, moe=is_moe and model.is_moe, **kw)
                 xfer = nbytes / self.host_Bps
-                out_arr[:] = np.maximum(
-                    0.0, xfer - eff.offload_overlap * store["f"]
-                ) + np.maximum(0.0, xfer - eff.offload_overlap * store["b"])
+                hid = np.minimum(xfer, eff.offload_overlap * store["f"]) + np.minimum(
+                    xfer, eff.offload_overlap * store["b"]
+                )
+                hid_arr[:] = np.minimum(hid, budget)
+                out_arr[:] = 2.0 * xfer - hid_arr
 
         # --- per-rank composition
         t_d = {
             "compute": dense["f"] + dense["b"],
             "recompute": rc_d,
             "tp_comm": tp_d,
-            "cp_comm": cp_t,
+            "cp_comm": cp_d,
             "ep_comm": np.zeros(n),
         }
         t_m = {
             "compute": moe["f"] + moe["b"],
             "recompute": rc_m,
             "tp_comm": tp_m,
-            "cp_comm": cp_t,
+            "cp_comm": cp_m,
             "ep_comm": ep_m,
         }
+        # communication each layer hides under its own compute (not step time)
+        hidden_d = cp_hid_d
+        hidden_m = cp_hid_m + ep_hid
         # full recomputation of a block of layers per chunk recomputes only those
         chunk = np.maximum(first, 1) / np.maximum(vpp, 1)
         rc_frac = np.where(
@@ -921,6 +948,11 @@ class TrainingSolver:
             n_off = np.minimum(off * vpp, n_all).astype(float)
             frac_moe = np.where(n_all > 0, n_moe / np.maximum(n_all, 1), 0.0)
             parts["offload"] = n_off * ((1.0 - frac_moe) * off_d + frac_moe * off_m)
+            hid_last = hidden_m if last_is_moe else hidden_d
+            parts["_hidden"] = (
+                nd * hidden_d + n_moe * hidden_m + mtp * hid_last
+                + n_off * ((1.0 - frac_moe) * off_hid_d + frac_moe * off_hid_m)
+            )  # fmt: skip
             return parts
 
         mtp_first = np.where(single, n_mtp, 0.0)
@@ -931,6 +963,7 @@ class TrainingSolver:
             stage(middle, middle_moe, np.zeros(n), np.zeros(n), offload),
             stage(last, last_moe, np.where(single, 0.0, head_mtp), mtp_last, offload),
         )
+        hidden_rank = [r.pop("_hidden") for r in ranks]
         stage_t = np.stack([sum(r.values()) for r in ranks])  # type: ignore[arg-type]
         stage_t[1] = np.where(pp > 2, stage_t[1], 0.0)
         stage_t[2] = np.where(single, 0.0, stage_t[2])
@@ -947,7 +980,8 @@ class TrainingSolver:
         for r, (d_p, e_p) in enumerate(rank_params):
             d_p = np.broadcast_to(d_p, (n,))
             e_p = np.broadcast_to(e_p, (n,))
-            comp = ranks[r]["compute"]
+            # what the layers' own communication left of the rank's compute
+            comp = np.maximum(0.0, ranks[r]["compute"] - hidden_rank[r])
             dp_rank.append(
                 self._dp_time(
                     dp_keys, spans_by_key, d_p, e_p, zero, ov_dp, comp, mf, grad_b, w_b

@@ -328,3 +328,44 @@ def test_why_none_explains_a_rounded_cluster():
         bm.catalog.model("llama3-8b"), cluster, global_batch=1024, seq_len=4096, gpus=4096
     )
     assert ok.feasible > 0 and ok.why_none() == ""
+
+
+# --- issue 12, item 3: short sequences still search (the CP axis always holds 1)
+@pytest.mark.parametrize("seq", [128, 512, 1000])
+def test_short_sequences_find_layouts(llama8b, seq):
+    cluster = bm.catalog.cluster("DGX-H100", gpus=8)
+    res = search_layouts(llama8b, cluster, global_batch=64, seq_len=seq)
+    assert res.feasible > 0
+    assert res.best is not None and res.best.layout.seq_len == seq
+    assert set(res.columns["cp"].tolist()) == {1}
+
+
+def test_meta_405b_layout_is_feasible_on_16k_h100():
+    # Llama 3 405B pre-training on 16,384 H100 at 2048 x 8192 tokens: Meta's layout
+    # (Llama 3 paper, Table 4: TP 8, PP 16, CP 1) must pass the memory model
+    model = bm.catalog.model("llama3-405b")
+    cluster = bm.catalog.cluster("DGX-H100", gpus=16384)
+    res = search_layouts(model, cluster, global_batch=2048, seq_len=8192, tp=8, pp=16, cp=1)
+    assert res.feasible > 0
+    assert np.all((res.columns["tp"] == 8) & (res.columns["pp"] == 16))
+
+
+def test_memory_headroom_keeps_layouts_below_it(llama8b, h100x16):
+    res = search_layouts(llama8b, h100x16, global_batch=GB, seq_len=SEQ, memory_headroom=0.2)
+    cap = bm.catalog.accelerator("H100-SXM").memory_capacity.m
+    assert res.feasible > 0
+    assert np.all(res.columns["memory_B"] <= 0.8 * cap)
+    with pytest.raises(bm.SpecError, match="memory_headroom"):
+        search_layouts(llama8b, h100x16, global_batch=GB, seq_len=SEQ, memory_headroom=1.5)
+
+
+def test_search_explores_fsdp_folding_and_module_recompute():
+    model = bm.catalog.model("qwen3-30b-a3b")
+    cluster = bm.catalog.cluster("DGX-H100", gpus=16)
+    res = search_layouts(model, cluster, global_batch=256, seq_len=4096)
+    c = res.columns
+    assert {1, 3} <= set(c["zero"].tolist())
+    assert 1 in set(c["etp"].tolist())
+    assert any(r["recompute_modules"] for r in res.to_records(200))
+    lay = res.layout(0)
+    assert lay.expert_tp * lay.ep <= lay.tp * lay.cp * lay.dp
