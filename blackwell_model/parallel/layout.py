@@ -254,8 +254,7 @@ def _modules(value: Any, field: attrs.Attribute) -> tuple[str, ...] | None:  # t
         name = str(item).strip().lower() if isinstance(item, str) else item
         if name not in RECOMPUTE_MODULES:
             raise SpecError(
-                f"{field.name} must name modules among {', '.join(RECOMPUTE_MODULES)}, "
-                f"got {item!r}"
+                f"{field.name} must name modules among {', '.join(RECOMPUTE_MODULES)}, got {item!r}"
             )
         out.append(name)
     # canonical order, no repeats
@@ -635,7 +634,9 @@ class Layout(Spec):
             "overlap_moe": int(self.overlap_moe_comm),
             "cuda_graphs": int(self.cuda_graphs),
             "placement": PLACEMENTS[self.placement],
-            "first_stage_layers": -1 if self.first_stage_layers is None else self.first_stage_layers,
+            "first_stage_layers": -1
+            if self.first_stage_layers is None
+            else self.first_stage_layers,
             "last_stage_layers": -1 if self.last_stage_layers is None else self.last_stage_layers,
             "embedding_in_split": int(self.embedding_in_split),
             "loss_in_split": int(self.loss_in_split),
@@ -846,7 +847,9 @@ def stack_layouts(layouts: Sequence[Layout]) -> dict[str, Any]:
         raise SpecError(f"layouts of one call must share a precision, got {got}")
     rows = [lay.columns() for lay in layouts]
     out: dict[str, Any] = {
-        k: np.array([r[k] for r in rows], dtype=np.int64) for k in rows[0] if k not in SHARED_COLUMNS
+        k: np.array([r[k] for r in rows], dtype=np.int64)
+        for k in rows[0]
+        if k not in SHARED_COLUMNS
     }
     for key in SHARED_COLUMNS:
         values = {r[key] for r in rows}

@@ -68,10 +68,10 @@ __all__ = [
     "activation_bytes_per_layer",
     "expert_load_factor",
     "in_flight_arrays",
-    "stage_moe_layers",
-    "stage_param_arrays",
     "memory_arrays",
     "memory_per_gpu",
+    "stage_moe_layers",
+    "stage_param_arrays",
 ]
 
 #: Keys of :func:`memory_arrays`, in the order of :meth:`MemoryBreakdown.as_dict`
@@ -568,30 +568,30 @@ def stage_param_arrays(
     etp = np.asarray(columns["etp"], dtype=np.int64) if "etp" in columns else tp
     first, middle, last = stage_layer_arrays(int(model.layers), columns)
     first_moe, middle_moe, last_moe = stage_moe_layers(model, first, middle, last, vpp)
-    P = _param_groups(model)
+    pg = _param_groups(model)
     tpf = tp.astype(float)
     epf = (ep * etp).astype(float)
 
     def stage(n: np.ndarray, n_moe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         nf = n.astype(float)
-        dense = (nf * P["attention"] + (nf - n_moe) * P["dense_mlp"] + n_moe * P["shared"]) / tpf
-        dense = dense + n_moe * P["router"]
-        expert = n_moe * P["experts"] / epf
+        dense = (nf * pg["attention"] + (nf - n_moe) * pg["dense_mlp"] + n_moe * pg["shared"]) / tpf
+        dense = dense + n_moe * pg["router"]
+        expert = n_moe * pg["experts"] / epf
         return dense, expert
 
     d_first, e_first = stage(first, first_moe)
     d_mid, e_mid = stage(middle, middle_moe)
     d_last, e_last = stage(last, last_moe)
     single = pp == 1
-    emb = P["embedding"] / tpf
-    head = P["head"] / tpf
-    mtp = P["mtp_dense"] / tpf
-    e_mtp = P["mtp_experts"] / epf
+    emb = pg["embedding"] / tpf
+    head = pg["head"] / tpf
+    mtp = pg["mtp_dense"] / tpf
+    e_mtp = pg["mtp_experts"] / epf
     e_first = e_first + np.where(single, e_mtp, 0.0)
     e_last = e_last + np.where(single, 0.0, e_mtp)
     d_first = d_first + emb + np.where(single, head + mtp, 0.0)
     d_last = d_last + np.where(single, 0.0, head + mtp)
-    if float(P["head"]) == 0.0:  # tied embeddings: the last stage keeps its own copy
+    if float(pg["head"]) == 0.0:  # tied embeddings: the last stage keeps its own copy
         d_last = d_last + np.where(single, 0.0, emb)
     return (d_first, e_first), (d_mid, e_mid), (d_last, e_last)
 

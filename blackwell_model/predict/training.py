@@ -146,6 +146,16 @@ class TrainingReport(Display):
         """True if :attr:`memory_per_gpu` fits in the GPU's HBM."""
         return bool(self.memory.total_B <= self.memory_capacity.m)
 
+    @property
+    def memory_headroom(self) -> pint.Quantity:
+        """HBM left free on the busiest GPU [B] (negative when it does not fit)."""
+        return Q_(self.memory_capacity.m - self.memory.total_B, "B")
+
+    @property
+    def memory_per_rank(self) -> dict[str, pint.Quantity]:
+        """Memory needed on the first, busiest middle and last pipeline rank [B]."""
+        return self.memory.per_rank()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data summary (floats in SI units)."""
         return {
@@ -159,6 +169,10 @@ class TrainingReport(Display):
             "mfu": self.mfu,
             "hfu": self.hfu,
             "memory_per_gpu_B": self.memory.total_B,
+            "memory_capacity_B": float(self.memory_capacity.m),
+            "memory_headroom_B": float(self.memory_headroom.m),
+            "memory_per_rank_B": dict(self.memory.ranks_B),
+            "busiest_rank": self.memory.rank,
             "breakdown_s": {k: v.m for k, v in self.breakdown.items()},
             "memory_B": {k: v.m for k, v in self.memory.as_dict().items()},
         }
@@ -173,8 +187,17 @@ class TrainingReport(Display):
             f"  tokens/s/GPU     {self.tokens_per_second_per_gpu.m:,.0f}",
             f"  MFU              {self.mfu:.1%}  (HFU {self.hfu:.1%})",
             f"  memory per GPU   {format_quantity(self.memory.total)} of "
-            f"{format_quantity(self.memory_capacity)}",
+            f"{format_quantity(self.memory_capacity)} ({self.memory.rank} pipeline rank; "
+            f"{format_quantity(self.memory_headroom)} free)",
         ]
+        if len(self.memory.ranks_B) > 1:
+            lines.append(
+                "  memory per rank  "
+                + ", ".join(f"{k} {format_quantity(v)}" for k, v in self.memory.per_rank().items())
+            )
+        if self.memory.offloaded_B > 0:
+            off = format_quantity(Q_(self.memory.offloaded_B, "B"))
+            lines.append(f"  host memory      {off} of activations offloaded per GPU")
         if self.energy is not None:
             lines += [
                 f"  energy per step  {format_quantity(self.energy_per_step)} "

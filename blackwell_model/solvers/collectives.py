@@ -206,7 +206,9 @@ class CollectiveEfficiency:
     sharp_latency_s: float = _lat()
     multi_node_hop_factor: float = attrs.field(converter=float, validator=_hop_factor)
     all_to_all: float = attrs.field(default=1.0, converter=float, validator=_unit_fraction)
-    all_to_all_peer_latency_s: float = attrs.field(default=1.0e-6, converter=float, validator=_latency)
+    all_to_all_peer_latency_s: float = attrs.field(
+        default=1.0e-6, converter=float, validator=_latency
+    )
     name: str = ""
 
 

@@ -447,9 +447,7 @@ class TrainingSolver:
                 layer_operators(self.model, phase="forward", **common)
             )
             bwd, attn_b, _, mods_b = self._time(
-                layer_operators(
-                    self.model, phase="backward", grad_accum_bytes=grad_bytes, **common
-                )
+                layer_operators(self.model, phase="backward", grad_accum_bytes=grad_bytes, **common)
             )
             if not graphs:
                 # without CUDA graphs the host launches every kernel: a layer whose
@@ -589,7 +587,7 @@ class TrainingSolver:
         self._span_cache[key] = span
         return span
 
-    def _stage_span(  # noqa: PLR0917 - positional arguments are the cache key
+    def _stage_span(
         self, members: tuple[int, ...], tp: int, cp: int, pp: int, order: int
     ) -> GroupSpan | None:
         """Span of a group given by stage-local indices ``j`` in ``[0, tp*cp*dp)``.
@@ -705,14 +703,14 @@ class TrainingSolver:
         act_b = 2.0
 
         # --- per-layer compute and recomputation, by distinct shape
-        K = len(RECOMPUTE_MODULES)
+        n_mod = len(RECOMPUTE_MODULES)
         names = ("f", "b", "a", "ab", "fl", "sf", "sb")
         dense = {k: np.zeros(n) for k in names}
         moe = {k: np.zeros(n) for k in names}
-        d_mod = np.zeros((K, n))
-        m_mod = np.zeros((K, n))
-        d_modf = np.zeros((K, n))
-        m_modf = np.zeros((K, n))
+        d_mod = np.zeros((n_mod, n))
+        m_mod = np.zeros((n_mod, n))
+        d_modf = np.zeros((n_mod, n))
+        m_modf = np.zeros((n_mod, n))
         load = np.ones(n)
         e_emb = np.empty(n)
         e_head = np.empty(n)
@@ -726,9 +724,7 @@ class TrainingSolver:
             if model.is_moe:
                 toks = mb_i * s_i / (tp_i if sp_i else 1) * etp_i * ep_i
                 ld = float(
-                    expert_load_factor(
-                        toks, model.experts, model.experts_per_token, ep_i, cv, cap
-                    )
+                    expert_load_factor(toks, model.experts, model.experts_per_token, ep_i, cv, cap)
                 )
             lt = self.layer_times(
                 precision, mb_i, s_i * cp_i, tp_i, cp_i, ep_i, bool(sp_i), etp_i, ld,
@@ -738,7 +734,10 @@ class TrainingSolver:
             d_lt = lt.get(False, lt.get(True))
             m_lt = lt.get(True, d_lt)
             assert d_lt is not None and m_lt is not None
-            for store, vals, mod, modf in ((dense, d_lt, d_mod, d_modf), (moe, m_lt, m_mod, m_modf)):
+            for store, vals, mod, modf in (
+                (dense, d_lt, d_mod, d_modf),
+                (moe, m_lt, m_mod, m_modf),
+            ):
                 store["f"][sel] = vals.fwd
                 store["b"][sel] = vals.bwd
                 store["a"][sel] = vals.attn_fwd
@@ -769,7 +768,6 @@ class TrainingSolver:
         a2a_f = np.zeros(n)  # dispatch + combine, forward, of one MoE layer
         etp_t = np.zeros(n)
         pp_t = np.zeros(n)
-        s_dp_l: list[Any] = [None] * n
         dp_keys = np.zeros(n, dtype=np.int64)
         spans_by_key: dict[int, tuple[Any, Any]] = {}
         shared_tp = bool(model.is_moe and model.shared_experts)
@@ -809,7 +807,8 @@ class TrainingSolver:
             if s_etp is not None and model.is_moe:
                 routed = tok_sp[sel] * etp_i * model.experts_per_token * load[sel] * h * act_b
                 etp_t[sel] = 2.0 * (
-                    self.comm("all_gather", s_etp, routed) + self.comm("reduce_scatter", s_etp, routed)
+                    self.comm("all_gather", s_etp, routed)
+                    + self.comm("reduce_scatter", s_etp, routed)
                 )
             if s_pp is not None:
                 # Megatron's scatter/gather optimisation (Narayanan et al. 2021, §4.1):
@@ -822,7 +821,7 @@ class TrainingSolver:
         # --- recomputation per layer
         def selective(mod: np.ndarray) -> np.ndarray:
             out = np.zeros(n)
-            for i in range(K):
+            for i in range(n_mod):
                 out = out + np.where((mods & (1 << i)) != 0, mod[i], 0.0)
             return out
 
@@ -938,7 +937,11 @@ class TrainingSolver:
         mtp_layer = t_m if last_is_moe else t_d
 
         def stage(
-            n_all: np.ndarray, n_moe: np.ndarray, extra: np.ndarray, mtp: np.ndarray, off: np.ndarray
+            n_all: np.ndarray,
+            n_moe: np.ndarray,
+            extra: np.ndarray,
+            mtp: np.ndarray,
+            off: np.ndarray,
         ) -> dict[str, np.ndarray]:
             nd = n_all.astype(float) - n_moe
             parts = {k: nd * t_d[k] + n_moe * t_m[k] + mtp * mtp_layer[k] for k in t_d}
@@ -977,23 +980,19 @@ class TrainingSolver:
         w_b = np.where(lp_w == 1, precision.bytes, 2.0)
         dp_rank = []
         opt_rank = []
-        for r, (d_p, e_p) in enumerate(rank_params):
-            d_p = np.broadcast_to(d_p, (n,))
-            e_p = np.broadcast_to(e_p, (n,))
+        for r, (d_raw, e_raw) in enumerate(rank_params):
+            d_p = np.broadcast_to(d_raw, (n,))
+            e_p = np.broadcast_to(e_raw, (n,))
             # what the layers' own communication left of the rank's compute
             comp = np.maximum(0.0, ranks[r]["compute"] - hidden_rank[r])
             dp_rank.append(
-                self._dp_time(
-                    dp_keys, spans_by_key, d_p, e_p, zero, ov_dp, comp, mf, grad_b, w_b
-                )
+                self._dp_time(dp_keys, spans_by_key, d_p, e_p, zero, ov_dp, comp, mf, grad_b, w_b)
             )
             shard = np.where(zero >= 1, dp * cp, 1).astype(float)
             edp = np.maximum(1.0, (tp * cp * dp) / (ep * etp))
             eshard = np.where(zero >= 1, edp, 1.0)
             opt_p = d_p / shard + e_p / eshard
-            opt_rank.append(
-                opt_p * eff.optimizer_bytes / (self.hbm_Bps * eff.roofline.elementwise)
-            )
+            opt_rank.append(opt_p * eff.optimizer_bytes / (self.hbm_Bps * eff.roofline.elementwise))
         exists = np.stack([np.ones(n, bool), pp > 2, pp > 1])
         dp_t = np.max(np.where(exists, np.stack(dp_rank), 0.0), axis=0)
         optimizer = np.max(np.where(exists, np.stack(opt_rank), 0.0), axis=0)
@@ -1021,7 +1020,9 @@ class TrainingSolver:
             sel = seq == s_val
             hw[sel] = tokens[sel] * per_tok
         hw = hw + rc_fl * layers * mf * (tp * cp * dp).astype(float)
-        return StepArrays(step_time_s=total, breakdown=parts, hardware_flops=hw, stage_time_s=stage_t)
+        return StepArrays(
+            step_time_s=total, breakdown=parts, hardware_flops=hw, stage_time_s=stage_t
+        )
 
     def _dp_time(  # noqa: PLR0917 - positional arguments are the hot path
         self,
@@ -1056,7 +1057,11 @@ class TrainingSolver:
                 continue
 
             def both(
-                op: str, d_bytes: np.ndarray, e_bytes: np.ndarray, s_dp: Any = s_dp, s_edp: Any = s_edp
+                op: str,
+                d_bytes: np.ndarray,
+                e_bytes: np.ndarray,
+                s_dp: Any = s_dp,
+                s_edp: Any = s_edp,
             ) -> np.ndarray:
                 return self.comm(op, s_dp, d_bytes) + self.comm(op, s_edp, e_bytes)
 
@@ -1087,4 +1092,3 @@ def _blend(a: LayerTimes, b: LayerTimes, w: float) -> LayerTimes:
         return (1.0 - w) * x + w * y
 
     return LayerTimes(*(mix(x, y) for x, y in zip(a, b, strict=True)))
-

@@ -427,12 +427,12 @@ def default_axes(
     from ..solvers.training import host_link_Bps
 
     c2c = getattr(getattr(cluster.domain, "node", None), "superchip", None) is not None
-    offload = (0,)
+    offload: tuple[int, ...] = (0,)
     if c2c and host_link_Bps(cluster) > 0:
         offload = (0, max(1, int(model.layers) // 2))
     return {
         "tp": _powers_of_two(min(domain, gpus)),
-        "cp": (1,) + tuple(c for c in _powers_of_two(64) if 1 < c and c * 1024 <= seq_len and c <= gpus),
+        "cp": (1, *(c for c in _powers_of_two(64) if c > 1 and c * 1024 <= seq_len and c <= gpus)),
         "pp": _divisors(gpus, int(model.layers)),
         "ep": _powers_of_two(min(experts, gpus)) if experts else (1,),
         "etp": (0, 1) if experts else (0,),
@@ -961,7 +961,7 @@ def search_layouts(
         )
 
     defaults = default_axes(model, cluster, gpus=n_gpus, global_batch=global_batch, seq_len=seq_len)
-    axes = {
+    axes: dict[str, Any] = {
         "tp": _axis("tp", tp, defaults["tp"]),
         "cp": _axis("cp", cp, defaults["cp"]),
         "pp": _axis("pp", pp, defaults["pp"]),

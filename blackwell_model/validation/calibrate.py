@@ -38,12 +38,16 @@ from .training import TrainingCase, ValidationTable, training_cases, validation_
 
 __all__ = [
     "GRIDS",
+    "GROUPS",
     "LINKED",
+    "LOGO_FILE",
     "MAX_SWEEPS",
     "PRIOR",
     "CalibrationReport",
     "calibrate",
     "get_parameter",
+    "leave_one_group_out",
+    "load_logo",
     "main",
     "mean_abs_log_error",
     "set_parameter",
@@ -249,10 +253,118 @@ def calibrate(
     return eff, report
 
 
+#: Held-out groups of the leave-one-group-out check: name -> (description,
+#: predicate on a :class:`~blackwell_model.validation.training.TrainingCase`).
+GROUPS: dict[str, tuple[str, Callable[[TrainingCase], bool]]] = {
+    "blackwell": (
+        "B200 and GB200 (fit on A100 and H100)",
+        lambda c: c.system in ("DGX-B200", "GB200-NVL72"),
+    ),
+    "a100": ("A100 (fit on H100, B200 and GB200)", lambda c: c.system == "DGX-A100"),
+    "moe": ("MoE models (fit on dense models)", lambda c: bool(c.model.is_moe)),
+}
+
+#: File (in ``blackwell_model/validation/data``) holding the last
+#: leave-one-group-out result, written by ``--logo``.
+LOGO_FILE = "logo.json"
+
+
+def leave_one_group_out(
+    groups: Sequence[str] | None = None,
+    *,
+    cases: Sequence[TrainingCase] | None = None,
+    max_sweeps: int = MAX_SWEEPS,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, float | str]]:
+    """Calibrate without each group and predict the group with that fit.
+
+    For every group of :data:`GROUPS` the global parameters are fitted on the
+    other cases only and the held-out cases are predicted with that fit; the
+    same cases predicted with the fit on every case (the shipped defaults)
+    give the in-sample figures beside them.
+
+    Returns
+    -------
+    list of dict
+        One record per group: ``group``, ``description``, ``cases``,
+        ``median_in_sample``, ``median_held_out``, ``bias_in_sample``,
+        ``bias_held_out`` (fractions) and the held-out fit's parameter values.
+    """
+    if cases is None:
+        cases, _ = training_cases()
+    cases = list(cases)
+    names = list(GROUPS) if groups is None else list(groups)
+    for name in names:
+        if name not in GROUPS:
+            raise SpecError(f"group must be one of {', '.join(GROUPS)}, got {name!r}")
+    full = validation_table(cases=cases)
+    out: list[dict[str, float | str]] = []
+    for name in names:
+        desc, pred = GROUPS[name]
+        held = [c for c in cases if pred(c)]
+        rest = [c for c in cases if not pred(c)]
+        if progress is not None:
+            progress(f"fit without {name} ({len(rest)} cases), predict {len(held)}")
+        eff, _ = calibrate(rest, max_sweeps=max_sweeps)
+        held_ids = {c.id for c in held}
+
+        def in_group(row: Any, ids: set[str] = held_ids) -> bool:
+            return row.id in ids
+
+        inside = full.subset(in_group)
+        outside = validation_table(eff, cases=held)
+        rec: dict[str, float | str] = {
+            "group": name,
+            "description": desc,
+            "cases": float(len(held)),
+            "median_in_sample": inside.median_abs_error,
+            "median_held_out": outside.median_abs_error,
+            "bias_in_sample": inside.bias,
+            "bias_held_out": outside.bias,
+        }
+        for key in GRIDS:
+            rec[key] = get_parameter(eff, key)
+        out.append(rec)
+    return out
+
+
+def load_logo() -> list[dict[str, Any]]:
+    """The stored leave-one-group-out records (see :func:`leave_one_group_out`)."""
+    import json
+    from importlib import resources
+
+    text = resources.files("blackwell_model.validation").joinpath("data", LOGO_FILE)
+    return list(json.loads(text.read_text(encoding="utf-8")))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m blackwell_model.validation.calibrate [--quiet]``."""
+    """Command line: ``python -m blackwell_model.validation.calibrate [--quiet] [--logo [PATH]]``.
+
+    ``--logo`` runs :func:`leave_one_group_out` instead and writes its records
+    as JSON to ``PATH`` (default: the shipped ``data/logo.json``).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     quiet = "--quiet" in args
+    if "--logo" in args:
+        import json
+        from pathlib import Path
+
+        i = args.index("--logo")
+        path = (
+            Path(args[i + 1])
+            if i + 1 < len(args) and not args[i + 1].startswith("--")
+            else Path(__file__).with_name("data") / LOGO_FILE
+        )
+        records = leave_one_group_out(progress=None if quiet else print)
+        path.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        for r in records:
+            print(
+                f"{r['group']:<10} {int(float(r['cases'])):>3} cases: median "
+                f"{float(r['median_in_sample']):.1%} in sample, "
+                f"{float(r['median_held_out']):.1%} held out; bias "
+                f"{float(r['bias_in_sample']):+.1%} / {float(r['bias_held_out']):+.1%}"
+            )
+        return 0
     _, report = calibrate(progress=None if quiet else print)
     print(report.format())
     return 0

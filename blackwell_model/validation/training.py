@@ -748,7 +748,8 @@ def _build(case: Mapping[str, Any]) -> TrainingCase:
         if recipe:
             fields.update(recipe)
             notes.append(
-                "recipe settings " + ", ".join(f"{k}={v}" for k, v in recipe.items())
+                "recipe settings "
+                + ", ".join(f"{k}={v}" for k, v in recipe.items())
                 + " (Megatron-Bridge 25.09 recipe files)"
             )
         if "blockwise" in str(case.get("precision", "")).lower() or "(pa" in cid:
@@ -874,10 +875,9 @@ def predict_case(case: TrainingCase, efficiency: Any = None) -> Any:
     The cluster's group-span hierarchy is built once per (system, GPUs) and
     reused, so predicting every case many times (calibration) stays fast.
     """
+    from ..errors import InfeasibleLayoutError
     from ..predict.training import predict_training
     from ..solvers.training import TrainingSolver
-
-    from ..errors import InfeasibleLayoutError
 
     cluster = case.cluster()
     solver = TrainingSolver(

@@ -53,7 +53,7 @@ def blom_z(n: int) -> float:
     return NormalDist().inv_cdf((n - 0.375) / (n + 0.25))
 
 
-def expert_load_factor(
+def expert_load_factor(  # noqa: PLR0917 - the distribution's parameters, in order
     tokens: Any,
     experts: int,
     experts_per_token: int,

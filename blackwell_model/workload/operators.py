@@ -727,9 +727,7 @@ def _forward_layer(model: Transformer, lt: LayerType, s: _Shard) -> tuple[Operat
         ops.extend(mlp_operators(model, "mlp", model.ffn_hidden // s.tp, t, s))
     reads = 3 if model.parallel_attention else 2
     ops.append(
-        elementwise_op(
-            "residual_add", reads * t_sp * h, t_sp * h, precision=act, module="residual"
-        )
+        elementwise_op("residual_add", reads * t_sp * h, t_sp * h, precision=act, module="residual")
     )
     return tuple(ops)
 
@@ -870,7 +868,9 @@ def _attention_block(model: Transformer, lt: LayerType, s: _Shard, t: float) -> 
                     precision=act,
                 )
             )
-        ops.append(gemm_op("o_proj", t, h, heads * vd, precision=p, out_bytes=ob, module="attn_proj"))
+        ops.append(
+            gemm_op("o_proj", t, h, heads * vd, precision=p, out_bytes=ob, module="attn_proj")
+        )
         return ops
     d = model.qk_dim
     kvh = model.n_kv_heads

@@ -588,9 +588,9 @@ class Transformer(Spec):
         h = self.hidden
         attn_mm = self.attention_params - _attention_non_matmul(self)
         if self.is_moe_layer(self.layers - 1):
-            ffn = self.router_params + (
-                self.experts_per_token + self.shared_experts
-            ) * _mlp_matmul(self, self.expert_ffn_hidden)
+            ffn = self.router_params + (self.experts_per_token + self.shared_experts) * _mlp_matmul(
+                self, self.expert_ffn_hidden
+            )
         else:
             ffn = _mlp_matmul(self, self.ffn_hidden)
         return self.mtp_layers * (attn_mm + ffn + 2 * h * h + self.vocab * h)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import itertools
 
 import attrs
@@ -243,7 +242,9 @@ def test_more_peak_never_slows_the_issue_layout() -> None:
     acc = cluster.accelerator
     steps = []
     for k in (1, 2, 4, 8, 16):
-        faster = bm.with_accelerator(cluster, peak_flops={p: v * k for p, v in acc.peak_flops.items()})
+        faster = bm.with_accelerator(
+            cluster, peak_flops={p: v * k for p, v in acc.peak_flops.items()}
+        )
         steps.append(bm.predict_training(LLAMA, faster, lay).step_time.m)
     assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(steps)), steps
 
@@ -257,7 +258,7 @@ def test_more_peak_never_slows_the_issue_layout() -> None:
     factor=st.floats(1.0, 8.0),
     rates=st.sampled_from(["peak", "bandwidth", "both"]),
 )
-def test_faster_hardware_is_never_slower_moe(
+def test_faster_hardware_is_never_slower_moe(  # noqa: PLR0917 - Hypothesis arguments
     tp: int, cp: int, ep: int, overlap_moe: bool, factor: float, rates: str
 ) -> None:
     dp = 64 // (tp * cp)
