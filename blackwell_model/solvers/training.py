@@ -627,10 +627,17 @@ class TrainingSolver:
         else:  # tp-cp-ep-pp-dp: pp stride tp*cp, dp stride tp*cp*pp
             s_pp = self.span(pp, tp * cp)
             s_dp = self.span(dp, tp * cp * pp, (cp, tp) if cp > 1 else None)
+        if not self.model.is_moe:
+            return s_cp, s_pp, s_dp, None, None, None
         edp = max(1, tp * cp * dp // (ep * etp))
-        s_ep = self._stage_span(tuple(etp * i for i in range(ep)), tp, cp, pp, order)
-        s_edp = self._stage_span(tuple(etp * ep * i for i in range(edp)), tp, cp, pp, order)
-        s_etp = self._stage_span(tuple(range(etp)), tp, cp, pp, order)
+        if order == 0:  # stage-local index = global rank of stage 0: arithmetic groups
+            s_ep = self.span(ep, etp)
+            s_edp = self.span(edp, etp * ep)
+            s_etp = self.span(etp, 1)
+        else:
+            s_ep = self._stage_span(tuple(etp * i for i in range(ep)), tp, cp, pp, order)
+            s_edp = self._stage_span(tuple(etp * ep * i for i in range(edp)), tp, cp, pp, order)
+            s_etp = self._stage_span(tuple(range(etp)), tp, cp, pp, order)
         return s_cp, s_pp, s_dp, s_ep, s_edp, s_etp
 
     def comm(self, op: str, span: GroupSpan | None, size_bytes: np.ndarray) -> np.ndarray:
