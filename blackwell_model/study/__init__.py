@@ -11,6 +11,7 @@ from .search import (
     SearchResult,
     candidate_arrays,
     default_axes,
+    recompute_options,
     search_layouts,
 )
 from .sweep import comparison, search_many, sweep, with_accelerator
@@ -23,6 +24,7 @@ __all__ = [
     "candidate_arrays",
     "comparison",
     "default_axes",
+    "recompute_options",
     "search_layouts",
     "search_many",
     "sweep",
