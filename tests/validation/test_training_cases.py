@@ -157,3 +157,16 @@ def test_calibration_reproduces_the_shipped_defaults() -> None:
         got, want = get_parameter(eff, name), get_parameter(shipped, name)
         assert math.isclose(got, want, abs_tol=step + 1e-12), (name, got, want)
     assert report.objective <= report.start_objective
+
+
+@pytest.mark.slow
+def test_stored_leave_one_group_out_table_is_reproduced() -> None:
+    from blackwell_model.validation.calibrate import leave_one_group_out, load_logo
+
+    stored = {r["group"]: r for r in load_logo()}
+    assert set(stored) == {"blackwell", "a100", "moe"}
+    (fresh,) = leave_one_group_out(["moe"])
+    for key in ("median_in_sample", "median_held_out", "bias_in_sample", "bias_held_out"):
+        assert float(fresh[key]) == pytest.approx(float(stored["moe"][key]), abs=0.005), key
+    # the MoE physics carries over from a fit on dense models only
+    assert float(fresh["median_held_out"]) <= 0.20
