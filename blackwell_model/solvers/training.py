@@ -60,6 +60,7 @@ from ..workload.moe import expert_load_factor
 from ..workload.operators import OpKind, layer_operators, model_operators
 from ._efficiency import Efficiency
 from .collectives import CollectiveEfficiency, collective_time, efficiency_for
+from .moe import dispatch_bytes, expert_comm_exposure
 from .roofline import roofline
 
 _FRACTION = fraction()
@@ -809,8 +810,11 @@ class TrainingSolver:
             if s_ep is not None and model.is_moe:
                 # each rank sends its routed token copies (BF16) and gets them back;
                 # the busiest rank moves ``load`` times the mean
-                a2a_bytes = tok_sp[sel] * etp_i * model.experts_per_token * h * act_b
-                a2a_f[sel] = 2.0 * self.comm("all_to_all", s_ep, a2a_bytes * load[sel])
+                a2a_bytes = dispatch_bytes(
+                    tok_sp[sel], etp=etp_i, experts_per_token=model.experts_per_token,
+                    hidden=model.hidden, load=load[sel], element_bytes=act_b,
+                )  # fmt: skip
+                a2a_f[sel] = 2.0 * self.comm("all_to_all", s_ep, a2a_bytes)
             if s_etp is not None and model.is_moe:
                 routed = tok_sp[sel] * etp_i * model.experts_per_token * load[sel] * h * act_b
                 etp_t[sel] = 2.0 * (
@@ -870,15 +874,11 @@ class TrainingSolver:
         cp_d = cp_t - cp_hid_d
         cp_m = cp_t - cp_hid_m
         a2a_half = a2a_f + etp_t / 2.0  # forward (or backward) dispatch + combine
-        a2a_total = 2.0 * a2a_half
-        ep_hid = np.where(
-            ov_moe,
-            np.minimum(a2a_total, eff.ep_overlap * (moe["f"] + moe["b"])),
-            np.minimum(a2a_half, moe["sf"]) + np.minimum(a2a_half, moe["sb"]),
-        )
-        ep_hid = np.minimum(ep_hid, budget_m)
+        ep_exposed, ep_hid = expert_comm_exposure(
+            a2a_half, fwd=moe["f"], bwd=moe["b"], shared_fwd=moe["sf"], shared_bwd=moe["sb"],
+            overlap=ov_moe, ep_overlap=eff.ep_overlap, budget=budget_m,
+        )  # fmt: skip
         budget_m = budget_m - ep_hid
-        ep_exposed = a2a_total - ep_hid
         # recomputation of the whole MoE block (or layer) repeats the forward all-to-all
         ep_rc = np.where(
             (rc == 2) | ((rc == 1) & ((mods & moe_bit) != 0)),

@@ -169,3 +169,35 @@ def test_layout_rules():
 def test_uneven_pipeline_stages():
     # Llama 3 405B: 126 layers over pp=8 x vpp=8 chunks -> busiest stage 8 x ceil(126/64) = 16
     assert Layout(pp=8, vpp=8, dp=1, global_batch=64, seq_len=8192).stage_layers(126) == 16
+
+
+def test_matches_megatron_theoretical_memory_where_its_assumptions_hold():
+    """Megatron-LM ``report_theoretical_memory`` (megatron/training/theoretical_memory_usage.py).
+
+    Its assumptions: BF16 weights with FP32 gradients and Adam (18 B per parameter,
+    6 + 12/d with the distributed optimizer), sequence parallelism with the attention
+    core recomputed, activations s*b*h*(18 + 4F/h)/t per layer (Korthikanti et al.
+    Table 2 with dropout and an unfused core), and p*(1 + (p-1)/(p*v)) layer sets of
+    L/p layers in flight on the first stage.  Written out here by hand.
+    """
+    t, p, v, d = 8, 4, 2, 4
+    b, s = 1, 2048
+    model = GPT175
+    h, f, layers = model.hidden, model.ffn_hidden, model.layers
+    lay = Layout(
+        tp=t, pp=p, vpp=v, dp=d, micro_batch=b, global_batch=64, seq_len=s,
+        recompute="selective", zero=1, grad_reduce_in_fp32=True,
+    )  # fmt: skip
+    mem = memory_per_gpu(model, lay, memory=KORTHIKANTI)
+    # weights and optimizer: the most loaded shard (first stage: its layers + embedding)
+    per_layer = model.attention_params + model.block_norm_params + model.dense_mlp_params
+    shard = (layers / p * per_layer + model.embedding_params) / t
+    want_static = shard * (6 + 12 / d)
+    got_static = mem.weights_B + mem.gradients_B + mem.optimizer_B
+    assert got_static == pytest.approx(want_static, rel=0.01)
+    # activations of the first stage
+    per_layer_act = s * b * h * (18 + 4 * f / h) / t
+    want_act = per_layer_act * layers / p * p * (1 + (p - 1) / (p * v))
+    # Megatron also counts the embedding's int64 token ids and dropout (8sb + sbh per
+    # stage in flight), a few hundred MB: within 2 %
+    assert mem.activations_B == pytest.approx(want_act, rel=0.02)
