@@ -391,6 +391,9 @@ class Layout(Spec):
         MoE token dropping: each expert takes at most ``capacity_factor``
         times its mean share of the tokens (the rest are dropped); ``None``
         is dropless.
+    router_fp32
+        The MoE router's GEMM runs in FP32 (``moe_router_dtype = "fp32"``, as
+        the DeepSeek-V3 recipes set it) instead of BF16.
     expert_load_cv
         Coefficient of variation of the tokens routed to each expert
         [dimensionless]: 0 is perfectly balanced routing (Megatron's
@@ -460,6 +463,7 @@ class Layout(Spec):
     last_stage_layers: int | None = _opt_count_field()
     embedding_in_split: bool = _bool_field(False)
     loss_in_split: bool = _bool_field(False)
+    router_fp32: bool = _bool_field(False)
     capacity_factor: float | None = attrs.field(
         default=None,
         converter=attrs.Converter(_opt_positive_float, takes_field=True),  # type: ignore[call-overload,misc]
@@ -633,6 +637,7 @@ class Layout(Spec):
             "overlap_pp": int(self.overlap_pp_comm),
             "overlap_moe": int(self.overlap_moe_comm),
             "cuda_graphs": int(self.cuda_graphs),
+            "router_fp32": int(self.router_fp32),
             "placement": PLACEMENTS[self.placement],
             "first_stage_layers": -1
             if self.first_stage_layers is None

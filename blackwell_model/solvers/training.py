@@ -434,6 +434,7 @@ class TrainingSolver:
         load: float,
         grad_bytes: float,
         graphs: bool,
+        router_fp32: bool = False,
     ) -> dict[bool, LayerTimes]:
         out: dict[bool, LayerTimes] = {}
         counts: dict[bool, int] = {}
@@ -442,7 +443,7 @@ class TrainingSolver:
                 batch=micro_batch, seq_len=seq_len, precision=precision, tp=tp, cp=cp,
                 ep=ep if lt.moe else 1, etp=etp if lt.moe else None, layer=lt,
                 sequence_parallel=sp, activation_precision=_activation(precision),
-                expert_load=load if lt.moe else 1.0,
+                expert_load=load if lt.moe else 1.0, router_fp32=router_fp32 and lt.moe,
             )  # fmt: skip
             fwd, attn, flops, mods = self._time(
                 layer_operators(self.model, phase="forward", **common)
@@ -493,6 +494,7 @@ class TrainingSolver:
         load: float = 1.0,
         grad_bytes: float = 4.0,
         graphs: bool = False,
+        router_fp32: bool = False,
     ) -> dict[bool, LayerTimes]:
         """Per-layer :class:`LayerTimes`, dense (False) and MoE (True).
 
@@ -504,15 +506,22 @@ class TrainingSolver:
         (:func:`~blackwell_model.workload.moe.expert_load_factor`);
         ``grad_bytes`` the bytes per weight of the main-gradient buffer that
         the weight-gradient GEMMs accumulate into (4 for FP32, 2 for BF16);
-        ``graphs`` that the layers run as CUDA graphs (no host launch cost).
+        ``graphs`` that the layers run as CUDA graphs (no host launch cost);
+        ``router_fp32`` that the MoE router's GEMM runs in FP32.
         """
         et = tp if etp is None else etp
         load = round(float(load), 6)
-        key = (precision, micro_batch, seq_len, tp, cp, ep, et, sp, load, grad_bytes, graphs)
+        key = (
+            precision, micro_batch, seq_len, tp, cp, ep, et, sp, load, grad_bytes, graphs,
+            router_fp32,
+        )  # fmt: skip
         hit = self._layers.get(key)
         if hit is not None:
             return hit
-        args = (micro_batch, seq_len, tp, cp, ep, et, sp, load, float(grad_bytes), bool(graphs))
+        args = (
+            micro_batch, seq_len, tp, cp, ep, et, sp, load, float(grad_bytes), bool(graphs),
+            bool(router_fp32),
+        )  # fmt: skip
         out = self._layer_times_at(precision, *args)
         if precision.bytes < 2.0:
             phi = self.eff.low_precision_gemm_fraction
@@ -725,8 +734,9 @@ class TrainingSolver:
         fl_edge = np.empty(n)
         grad_code = (grad_b == 4.0).astype(np.int64)
         graphs = _col(c, "cuda_graphs", n, 0)
-        for (mb_i, s_i, tp_i, cp_i, ep_i, etp_i, sp_i, g_i, gr_i), sel in _groups(
-            mb, s_loc, tp, cp, ep, etp, sp.astype(np.int64), grad_code, graphs
+        router32 = _col(c, "router_fp32", n, 0)
+        for (mb_i, s_i, tp_i, cp_i, ep_i, etp_i, sp_i, g_i, gr_i, r32_i), sel in _groups(
+            mb, s_loc, tp, cp, ep, etp, sp.astype(np.int64), grad_code, graphs, router32
         ):
             ld = 1.0
             if model.is_moe:
@@ -736,7 +746,7 @@ class TrainingSolver:
                 )
             lt = self.layer_times(
                 precision, mb_i, s_i * cp_i, tp_i, cp_i, ep_i, bool(sp_i), etp_i, ld,
-                4.0 if g_i else 2.0, bool(gr_i),
+                4.0 if g_i else 2.0, bool(gr_i), bool(r32_i),
             )  # fmt: skip
             load[sel] = ld
             d_lt = lt.get(False, lt.get(True))

@@ -649,8 +649,9 @@ RECIPE_SOURCE = (
 
 #: Model-level recipe settings of Megatron-Bridge 25.09 (every system).
 _MODEL_RECIPES_MB2509: dict[str, dict[str, Any]] = {
-    # deepseek_v3.py: use_precision_aware_optimizer with BF16 moments and main grads
-    "DeepSeek-V3 671B": dict(moments_precision="bf16"),
+    # deepseek_v3.py: use_precision_aware_optimizer with BF16 moments and main grads;
+    # moe_router_dtype "fp32"
+    "DeepSeek-V3 671B": dict(moments_precision="bf16", router_fp32=True),
 }
 
 

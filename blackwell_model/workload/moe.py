@@ -152,8 +152,10 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
     Returns
     -------
     list of Operator
-        Router, score/top-k, permutation, (FP8 quantisation), grouped GEMMs
-        with their activation, un-permutation and shared experts, tagged with
+        Router, score/top-k, permutation, (FP8 quantisation), (the sort of
+        the received tokens into expert order and back, for training with
+        more than one local expert), grouped GEMMs with their activation,
+        un-permutation and shared experts, tagged with
         their recompute module (``moe_router``, ``moe_dispatch``,
         ``moe_experts``, ``moe_act``, ``shared_experts``).
     """
@@ -178,7 +180,9 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
     m_e = routed / experts_hit
     act = s.act
     ops: list[Any] = [
-        gemm_op("router", t_r, e, h, precision=act, module="moe_router"),
+        gemm_op(
+            "router", t_r, e, h, precision=_fp32() if s.router_fp32 else act, module="moe_router"
+        ),
         # scores (softmax or sigmoid), top-k selection, auxiliary loss: a few FP32
         # passes over the router logits
         # (about ten small kernels: scores, top-k, probabilities, token counts, loss)
@@ -203,12 +207,30 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
                 launches=experts_hit,
             )
         )  # fmt: skip
+    # Megatron's all-to-all dispatcher receives tokens in (source rank, expert) order
+    # and sorts them into expert order (and back before the combine) when a rank holds
+    # more than one expert: a gather over the routed copies each way
+    sort = s.phase in (Phase.FORWARD, Phase.BACKWARD) and s.ep > 1 and local > 1
+    if sort:
+        ops.append(
+            elementwise_op(
+                "moe_sort_chunks", routed * h, routed * h, flops_per_element=0.0,
+                precision=act, module="moe_dispatch",
+            )
+        )  # fmt: skip
     ops.extend(
         mlp_operators(
             model, "expert", width, m_e, s, count=experts_hit, kind=OpKind.MOE_GEMM,
             gemm_module="moe_experts", act_module="moe_act",
         )
     )  # fmt: skip
+    if sort:
+        ops.append(
+            elementwise_op(
+                "moe_unsort_chunks", routed * h, routed * h, flops_per_element=0.0,
+                precision=act, module="moe_dispatch",
+            )
+        )  # fmt: skip
     ops.append(
         elementwise_op(
             "moe_unpermute", routed * h, t_r * h, flops_per_element=float(k), precision=act,

@@ -414,6 +414,7 @@ class _Shard(NamedTuple):
     sp: bool
     expert_load: float = 1.0
     grad_accum_bytes: float | None = None
+    router_fp32: bool = False
 
 
 def _int_arg(name: str, value: Any, minimum: int = 1) -> int:
@@ -446,6 +447,7 @@ def _shard(
     activation_precision: Precision | str | None,
     expert_load: float = 1.0,
     grad_accum_bytes: float | None = None,
+    router_fp32: bool = False,
 ) -> _Shard:
     if not isinstance(model, Transformer):
         raise SpecError(f"model must be a Transformer, got {type(model).__name__}")
@@ -493,8 +495,9 @@ def _shard(
                 f"grad_accum_bytes must be a finite number >= 0 B, got {grad_accum_bytes!r}"
             )
     return _Shard(
-        ph, batch, seq, kv, p, act, kvp, tp, cp, ep, etp, bool(causal), sp and tp > 1, load, acc
-    )
+        ph, batch, seq, kv, p, act, kvp, tp, cp, ep, etp, bool(causal), sp and tp > 1, load, acc,
+        bool(router_fp32),
+    )  # fmt: skip
 
 
 def _check_divisible(
@@ -565,6 +568,7 @@ def layer_operators(
     activation_precision: Precision | str | None = None,
     expert_load: float = 1.0,
     grad_accum_bytes: float | None = None,
+    router_fp32: bool = False,
 ) -> tuple[Operator, ...]:
     """The operators one GPU runs for one transformer layer.
 
@@ -615,6 +619,9 @@ def layer_operators(
         Backward: bytes per weight of the main-gradient buffer the
         weight-gradient GEMMs accumulate into (see :func:`backward_ops`);
         None leaves the accumulation out.
+    router_fp32
+        The MoE router's GEMM runs in FP32 (Megatron's ``moe_router_dtype =
+        "fp32"``) instead of the activation precision.
 
     Returns
     -------
@@ -654,6 +661,7 @@ def layer_operators(
         activation_precision=activation_precision,
         expert_load=expert_load,
         grad_accum_bytes=grad_accum_bytes,
+        router_fp32=router_fp32,
     )
     return _layer_ops(model, _layer_type(model, layer), s)
 
@@ -1053,8 +1061,10 @@ def model_operators(
 def _model_ops(  # noqa: PLR0917 - positional arguments are the lru_cache key
     model: Transformer, s: _Shard, start: int, stop: int, embedding: bool, lm_head: bool
 ) -> ModelOperators:
-    types = model.layer_types()
-    per_layer = tuple(_layer_ops(model, types[i], s) for i in range(start, stop))
+    per_layer = tuple(
+        _layer_ops(model, LayerType(model.is_moe_layer(i), model.is_sliding_layer(i)), s)
+        for i in range(start, stop)
+    )
     pre, post = _edge_ops(model, s)
     if s.phase is Phase.BACKWARD:
         pre = tuple(b for op in reversed(pre) for b in backward_ops(op))

@@ -307,4 +307,4 @@ def test_huge_layer_counts_are_cheap() -> None:
     assert rep.step_time.m > 0
     # not a timing benchmark: the old implementation took ~50 s here; anything in
     # the order of a second shows the cost no longer grows with the layer count
-    assert elapsed < 30.0
+    assert elapsed < 5.0

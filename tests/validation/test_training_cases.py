@@ -75,11 +75,6 @@ def test_moe_median_error(table: ValidationTable) -> None:
     assert moe.median_abs_error <= MOE_MEDIAN_BOUND
 
 
-@pytest.mark.xfail(
-    reason="MoE sign bias is +11 % (DeepSeek-V3 on B200/GB200 predicted 17-36 % fast); "
-    "the issue's bound is 8 %: see the validation page",
-    strict=True,
-)
 def test_moe_sign_bias(table: ValidationTable) -> None:
     assert abs(table.moe.bias) <= MOE_BIAS_BOUND
 
