@@ -69,7 +69,16 @@ from .solvers import (
     training_energy,
 )
 from .solvers.training import TrainingEfficiency
-from .study import SearchResult, search_layouts, search_many
+from .study import (
+    PartitionReport,
+    SearchResult,
+    ServingTenant,
+    TrainingTenant,
+    partition,
+    rank_partitions,
+    search_layouts,
+    search_many,
+)
 from .topology import to_graph
 from .units import Q_, ureg
 from .workload import Transformer
@@ -102,6 +111,7 @@ __all__ = [
     "LinkSpec",
     "MemoryModel",
     "Node",
+    "PartitionReport",
     "PowerModel",
     "Precision",
     "Pricing",
@@ -110,6 +120,7 @@ __all__ = [
     "RestartModel",
     "ScaleUpDomain",
     "SearchResult",
+    "ServingTenant",
     "SpecError",
     "SpecFileError",
     "StragglerModel",
@@ -119,6 +130,7 @@ __all__ = [
     "TrainingEfficiency",
     "TrainingReport",
     "TrainingRunReport",
+    "TrainingTenant",
     "Transformer",
     "UnitMismatchError",
     "UnknownNameError",
@@ -129,10 +141,12 @@ __all__ = [
     "inference_energy",
     "inference_sweep",
     "job_goodput",
+    "partition",
     "plot",
     "predict_inference",
     "predict_training",
     "predict_training_run",
+    "rank_partitions",
     "search_layouts",
     "search_many",
     "solvers",
