@@ -87,10 +87,20 @@ from .serving import (
     continuous_serving,
     static_serving,
 )
+from .site import (
+    COST_OPTIONS,
+    CostComparison,
+    CostOptions,
+    Facility,
+    cost_options,
+    domains_within_power,
+    with_cooling,
+)
 
 __all__ = [
     "ALGORITHMS",
     "BLACKWELL",
+    "COST_OPTIONS",
     "DECODE_BREAKDOWN_KEYS",
     "DEFAULT_EFFICIENCY",
     "DEFAULT_INFERENCE_ACTIVITY",
@@ -102,11 +112,14 @@ __all__ = [
     "Collective",
     "CollectiveEfficiency",
     "CollectiveResult",
+    "CostComparison",
+    "CostOptions",
     "CostReport",
     "Efficiency",
     "EfficiencyModel",
     "EnergyBreakdown",
     "EnergyReport",
+    "Facility",
     "FailureRate",
     "FailureRates",
     "GoodputReport",
@@ -136,8 +149,10 @@ __all__ = [
     "context_points",
     "continuous_serving",
     "cost_breakdown_usd",
+    "cost_options",
     "daly_goodput",
     "daly_interval_s",
+    "domains_within_power",
     "efficiency_for",
     "expected_max_normal",
     "fabric_switch_count",
@@ -154,5 +169,6 @@ __all__ = [
     "step_energy",
     "total_time_s",
     "training_energy",
+    "with_cooling",
     "young_interval_s",
 ]

@@ -4,6 +4,7 @@ Everything here runs on plain numpy arrays of candidates in this process, or
 on any :class:`concurrent.futures.Executor` (a process pool, Dask, Ray).
 """
 
+from .fleet import FleetPlan, plan_fleet
 from .partition import (
     PARTITION_OBJECTIVES,
     PartitionReport,
@@ -30,6 +31,7 @@ __all__ = [
     "OBJECTIVES",
     "PARTITION_OBJECTIVES",
     "SEARCH_RULES",
+    "FleetPlan",
     "PartitionReport",
     "SearchResult",
     "ServingTenant",
@@ -39,6 +41,7 @@ __all__ = [
     "comparison",
     "default_axes",
     "partition",
+    "plan_fleet",
     "rank_partitions",
     "scale_out_demand_Bps",
     "search_layouts",
