@@ -318,6 +318,36 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .solvers.reliability import job_goodput
+    from .solvers.site import Facility
+    from .study.fleet import plan_fleet
+
+    facility = Facility(cooling=args.cooling, pue=args.pue)
+    plan = plan_fleet(
+        args.system,
+        gpus=args.gpus,
+        power_budget=args.power_budget,
+        facility=facility,
+        fabric=args.fabric,
+    )
+    goodput = None
+    if args.model:
+        params = float(catalog.model(args.model).total_params)
+        goodput = job_goodput(plan.cluster, plan.gpus, parameters=params)
+    if args.json:
+        out = plan.to_dict()
+        if goodput is not None:
+            out["fleet_wide_job"] = {"model": args.model, **goodput.to_dict()}
+        print(json.dumps(out, indent=2))
+        return 0
+    print(plan.summary())
+    if goodput is not None:
+        print(f"\nA fleet-wide synchronous job of {args.model}:")
+        print("  " + goodput.summary().replace("\n", "\n  "))
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -572,6 +602,22 @@ def _build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=_cmd_compare)
 
+    p = sub.add_parser(
+        "plan",
+        help="size a fleet by GPUs or a power budget; failures of a fleet-wide job",
+        description="Size a fleet of a system (racks or servers) to a GPU count and/or a "
+        "facility power budget, with its cooling and PUE; with --model, the interruptions, "
+        "checkpoint interval and goodput of one job across the whole fleet.",
+    )
+    p.add_argument("--system", default="GB200-NVL72", help="catalog system (default: %(default)s)")
+    p.add_argument("--gpus", type=_positive_int, default=None, help="GPUs wanted")
+    p.add_argument("--power-budget", default=None, help='facility power, e.g. "150 MW"')
+    p.add_argument("--cooling", choices=["air", "liquid"], default=None, help="re-cool the racks")
+    p.add_argument("--pue", type=float, default=None, help="facility PUE (default: by cooling)")
+    p.add_argument("--fabric", default=None, help="scale-out fabric (default: the system's)")
+    p.add_argument("--model", default=None, help="a model for the fleet-wide job's goodput")
+    _common(p)
+    p.set_defaults(func=_cmd_plan)
     p = sub.add_parser(
         "graph",
         help="export a topology graph",

@@ -8,13 +8,18 @@ module multiplies them out over the run.
 .. math::
 
    n_{steps} = \\lceil N / \\text{tokens per step} \\rceil, \\quad
-   T_{wall} = \\frac{n_{steps}\\, t_{step}}{g}, \\quad
+   T_{wall} = \\frac{n_{steps}\\, t_{step}\\, s}{g}, \\quad
    \\text{GPU-hours} = \\frac{G\\, T_{wall}}{3600}, \\quad
-   E = \\frac{n_{steps}\\, E_{step}}{g}
+   E = \\frac{n_{steps}\\, E_{step}\\, s}{g}
 
 where :math:`g` is the *goodput*, the fraction of wall-clock time that makes
-progress (restarts after failures, checkpoints, evaluation and lost work take
-the rest); lost time is charged at the step's average power.
+progress (restarts after failures, checkpoints and lost work take the rest),
+and :math:`s` the straggler slowdown of waiting for the slowest rank.  Both
+come from :func:`~blackwell_model.solvers.reliability.job_goodput` by default
+(failure rates of the parts the job depends on, checkpoint and restart times,
+Young/Daly checkpoint interval); a ``goodput`` given by the user replaces
+them (and no straggler slowdown is applied).  Lost time is charged at the
+step's average power.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from ..solvers.energy import (
     Pricing,
     cost_breakdown_usd,
 )
+from ..solvers.reliability import GoodputReport, ReliabilityModel, job_goodput
 from ..solvers.training import TrainingEfficiency
 from ..units import Q_, format_quantity, parse_quantity
 from .training import TrainingReport, predict_training, with_energy
@@ -71,6 +77,12 @@ class TrainingRunReport(Display):
     cost
         :class:`~blackwell_model.solvers.energy.CostReport` of the whole run,
         or None without a pricing.
+    reliability
+        The :class:`~blackwell_model.solvers.reliability.GoodputReport` the
+        goodput and straggler slowdown come from, or None when the goodput
+        was given.
+    straggler_slowdown
+        Step time waiting for the slowest rank over the predicted step time.
     """
 
     step: TrainingReport
@@ -80,6 +92,17 @@ class TrainingRunReport(Display):
     goodput: float
     carbon_intensity: pint.Quantity
     cost: CostReport | None = None
+    reliability: GoodputReport | None = None
+    straggler_slowdown: float = 1.0
+
+    @property
+    def goodput_source(self) -> str:
+        """``"modelled"`` (failures, checkpoints, restarts) or ``"given"`` (a constant)."""
+        return "given" if self.reliability is None else "modelled"
+
+    @property
+    def _stretch(self) -> float:
+        return self.straggler_slowdown / self.goodput
 
     @property
     def gpus(self) -> int:
@@ -89,7 +112,7 @@ class TrainingRunReport(Display):
     @property
     def wall_time(self) -> pint.Quantity:
         """Wall-clock duration of the run, lost time included [s]."""
-        return Q_(self.steps * self.energy.result.step_time_s / self.goodput, "s")
+        return Q_(self.steps * self.energy.result.step_time_s * self._stretch, "s")
 
     @property
     def days(self) -> float:
@@ -104,12 +127,12 @@ class TrainingRunReport(Display):
     @property
     def facility_energy(self) -> pint.Quantity:
         """Facility energy of the run (PUE included) [J]."""
-        return Q_(self.steps * self.energy.result.energy_J / self.goodput, "J")
+        return Q_(self.steps * self.energy.result.energy_J * self._stretch, "J")
 
     @property
     def it_energy(self) -> pint.Quantity:
         """IT energy of the run (before PUE) [J]."""
-        return Q_(self.steps * self.energy.result.it_energy_J / self.goodput, "J")
+        return Q_(self.steps * self.energy.result.it_energy_J * self._stretch, "J")
 
     @property
     def mwh(self) -> float:
@@ -140,6 +163,11 @@ class TrainingRunReport(Display):
             "tokens": self.tokens,
             "steps": self.steps,
             "goodput": self.goodput,
+            "goodput_source": self.goodput_source,
+            "straggler_slowdown": self.straggler_slowdown,
+            "interruptions_per_day": (
+                None if self.reliability is None else self.reliability.interruptions_per_day
+            ),
             "step_time_s": self.energy.result.step_time_s,
             "days": self.days,
             "gpu_hours": self.gpu_hours,
@@ -156,13 +184,15 @@ class TrainingRunReport(Display):
             f"{self.step.model_name} on {self.step.cluster_name}: {self.tokens:.4g} tokens, "
             f"{self.gpus} GPUs, {self.steps:,} steps of "
             f"{format_quantity(self.energy.step_time)} (MFU {self.step.mfu:.1%}), "
-            f"goodput {self.goodput:.0%}",
+            f"goodput {self.goodput:.1%} ({self.goodput_source})",
             f"  wall time        {self.days:,.1f} days",
             f"  GPU-hours        {self.gpu_hours / 1e6:,.2f} M",
             f"  facility energy  {self.mwh:,.0f} MWh (PUE {self.energy.pue:g}, average "
             f"{format_quantity(self.energy.average_power)})",
             f"  emissions        {self.tco2e:,.0f} tCO2e",
         ]
+        if self.reliability is not None:
+            lines.extend("  " + line for line in self.reliability.summary().splitlines())
         if self.cost is not None:
             lines.append(f"  cost             ${self.dollars:,.0f}")
             for k, v in self.cost.breakdown.items():
@@ -181,7 +211,8 @@ def predict_training_run(
     power: PowerModel | None = None,
     carbon_intensity: Any = DEFAULT_CARBON_INTENSITY,
     efficiency: TrainingEfficiency | None = None,
-    goodput: float = 1.0,
+    goodput: float | None = None,
+    reliability: ReliabilityModel | None = None,
     activity: dict[str, PhaseActivity] | None = None,
     memory: MemoryModel | None = None,
     check_memory: bool = True,
@@ -205,9 +236,15 @@ def predict_training_run(
     efficiency
         :class:`~blackwell_model.solvers.training.TrainingEfficiency`.
     goodput
-        Fraction of wall-clock time that makes progress, in (0, 1]; 1 models
-        a run without failures.  Meta reports "higher than 90 % effective
-        training time" for Llama 3 405B (Llama 3 paper, sec. 3.3.4).
+        A constant fraction of wall-clock time that makes progress, in
+        (0, 1], overriding the reliability model (1 models a run without
+        failures; Meta reports "higher than 90 % effective training time"
+        for Llama 3 405B, Llama 3 paper, sec. 3.3.4).  None (the default):
+        modelled by :func:`~blackwell_model.solvers.reliability.job_goodput`.
+    reliability
+        :class:`~blackwell_model.solvers.reliability.ReliabilityModel`
+        (failure rates, checkpoint, restart, stragglers) for the modelled
+        goodput; documented defaults when omitted.
     activity
         Phase activity overrides (see
         :func:`~blackwell_model.solvers.energy.training_energy`).
@@ -220,7 +257,8 @@ def predict_training_run(
     Raises
     ------
     SpecError
-        For a non-positive token count or a goodput outside (0, 1].
+        For a non-positive token count, a goodput outside (0, 1], or both a
+        goodput and a reliability model.
     InfeasibleLayoutError
         As :func:`~blackwell_model.predict_training`.
 
@@ -235,15 +273,25 @@ def predict_training_run(
     3815
     >>> 0.05 < run.days < 1.0
     True
+    >>> run.goodput_source, 0.95 < run.goodput < 1.0
+    ('modelled', True)
+    >>> predict_training_run("llama3-8b", cluster, layout, tokens=1e9, goodput=0.9).goodput_source
+    'given'
     """
     if not (isinstance(tokens, int | float) and not isinstance(tokens, bool)) or not (
         math.isfinite(tokens) and tokens > 0
     ):
         raise SpecError(f"tokens must be a finite number > 0, got {tokens!r}")
-    if not (
+    if goodput is not None and not (
         isinstance(goodput, int | float) and not isinstance(goodput, bool) and 0.0 < goodput <= 1.0
     ):
         raise SpecError(f"goodput must be a fraction in (0, 1], got {goodput!r}")
+    if goodput is not None and reliability is not None:
+        raise SpecError("give goodput (a constant) or reliability (a model), not both")
+    if isinstance(model, str):
+        from .. import catalog
+
+        model = catalog.model(model)
     ci = parse_quantity(carbon_intensity, "gCO2e/J", name="carbon_intensity")
     if not (math.isfinite(float(ci.m)) and ci.m >= 0):
         raise SpecError(
@@ -258,15 +306,24 @@ def predict_training_run(
     if energy is None:  # pragma: no cover - with_energy always sets it
         raise SpecError("the step report has no energy")
     steps = math.ceil(tokens / layout.tokens_per_step)
+    modelled = None
+    slowdown = 1.0
+    if goodput is None:
+        modelled = job_goodput(
+            cluster, layout.gpus, parameters=float(model.total_params), reliability=reliability
+        )
+        goodput = modelled.goodput
+        slowdown = modelled.straggler_slowdown
+    stretch = slowdown / goodput
     cost = None
     if pricing is not None:
-        wall_s = steps * energy.result.step_time_s / goodput
+        wall_s = steps * energy.result.step_time_s * stretch
         parts = cost_breakdown_usd(
             pricing,
             gpus=energy.gpus,
             domains=energy.domains if energy.domain_share is None else energy.domain_share,
             duration_s=wall_s,
-            energy_J=steps * energy.result.energy_J / goodput,
+            energy_J=steps * energy.result.energy_J * stretch,
             max_it_power_W=energy.result.max_it_power_W,
         )
         cost = CostReport(
@@ -282,4 +339,6 @@ def predict_training_run(
         goodput=float(goodput),
         carbon_intensity=ci,
         cost=cost,
+        reliability=modelled,
+        straggler_slowdown=slowdown,
     )
