@@ -118,7 +118,7 @@ class Efficiency:
     grouped_overlap
         Fraction of the shorter of compute and memory time a grouped (MoE)
         GEMM hides under the longer one [fraction]: its time is
-        :math:`\max(t_c, t_m) + (1 - \omega) \min(t_c, t_m)`.  Default 0.5,
+        :math:`\\max(t_c, t_m) + (1 - \\omega) \\min(t_c, t_m)`.  Default 0.5,
         which reproduces DeepGEMM's published FP8 grouped-GEMM table on H800
         within about 10 % (masked layout, 1,024 rows as 1 x 1024, 2 x 512 and
         4 x 256 groups: 1,233, 1,040 and 932 TFLOP/s; contiguous 4 x 8192:
