@@ -42,14 +42,21 @@ from .hardware import (
 )
 from .parallel import InferenceLayout, Layout, MemoryModel, Recompute
 from .predict import (
+    DisaggregatedDeployment,
+    DisaggregatedReport,
     InferenceCurve,
     InferenceReport,
+    ServingFrontier,
+    SizingResult,
     TrainingReport,
     TrainingRunReport,
     inference_sweep,
+    predict_disaggregated,
     predict_inference,
     predict_training,
     predict_training_run,
+    serving_frontier,
+    size_deployment,
 )
 from .solvers import (
     CollectiveEfficiency,
@@ -61,6 +68,8 @@ from .solvers import (
     inference_energy,
     training_energy,
 )
+from .solvers.serving_params import EngineLimits, WeightFormat
+from .solvers.serving_presets import ServingPreset, serving_preset
 from .solvers.training import TrainingEfficiency
 from .study import SearchResult, search_layouts, search_many
 from .topology import to_graph
@@ -77,9 +86,12 @@ __all__ = [
     "Cluster",
     "CollectiveEfficiency",
     "Cooling",
+    "DisaggregatedDeployment",
+    "DisaggregatedReport",
     "DomainTopology",
     "Efficiency",
     "EnergyReport",
+    "EngineLimits",
     "Fabric",
     "FabricTopology",
     "InfeasibleLayoutError",
@@ -98,6 +110,9 @@ __all__ = [
     "Recompute",
     "ScaleUpDomain",
     "SearchResult",
+    "ServingFrontier",
+    "ServingPreset",
+    "SizingResult",
     "SpecError",
     "SpecFileError",
     "Superchip",
@@ -110,17 +125,22 @@ __all__ = [
     "UnitMismatchError",
     "UnknownNameError",
     "UnsupportedPrecisionError",
+    "WeightFormat",
     "__version__",
     "catalog",
     "errors",
     "inference_energy",
     "inference_sweep",
     "plot",
+    "predict_disaggregated",
     "predict_inference",
     "predict_training",
     "predict_training_run",
     "search_layouts",
     "search_many",
+    "serving_frontier",
+    "serving_preset",
+    "size_deployment",
     "solvers",
     "study",
     "to_graph",

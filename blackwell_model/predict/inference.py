@@ -39,7 +39,9 @@ __all__ = [
     "InferenceMemory",
     "InferencePoint",
     "InferenceReport",
+    "candidate_batches",
     "inference_sweep",
+    "latency_bound_batch",
     "predict_inference",
 ]
 
@@ -844,6 +846,7 @@ class InferenceCurve(Display):
         latency: pint.Quantity | str | None = None,
         *,
         ttft: pint.Quantity | str | None = None,
+        tpot: pint.Quantity | str | None = None,
         min_tokens_per_second_per_user: pint.Quantity | str | float | None = None,
     ) -> InferencePoint:
         """The highest-throughput point meeting latency targets.
@@ -854,6 +857,8 @@ class InferenceCurve(Display):
             Largest time per output token, e.g. ``"50 ms"`` [s].
         ttft
             Largest time to first token [s].
+        tpot
+            The same as ``latency`` (give one of them).
         min_tokens_per_second_per_user
             Smallest tokens per second per user [1/s] (``"20 1/s"`` or a
             number); the same as ``latency = 1 / value``.
@@ -866,6 +871,10 @@ class InferenceCurve(Display):
         """
         ok = np.ones(self.batch.shape, dtype=bool)
         wanted = []
+        if tpot is not None:
+            if latency is not None:
+                raise SpecError("give latency or tpot, not both")
+            latency = tpot
         if latency is not None:
             lim = parse_quantity(latency, "s", name="latency").m
             ok &= self.tpot_s <= lim

@@ -64,10 +64,12 @@ from .roofline import (
 )
 from .serving import (
     DECODE_BREAKDOWN_KEYS,
+    EngineLimits,
     InferenceEfficiency,
     InferenceMemoryModel,
     ServingArrays,
     ServingSolver,
+    WeightFormat,
     context_points,
     continuous_serving,
     static_serving,
@@ -91,6 +93,7 @@ __all__ = [
     "EfficiencyModel",
     "EnergyBreakdown",
     "EnergyReport",
+    "EngineLimits",
     "InferenceEfficiency",
     "InferenceMemoryModel",
     "PhaseActivity",
@@ -100,6 +103,7 @@ __all__ = [
     "RooflineResult",
     "ServingArrays",
     "ServingSolver",
+    "WeightFormat",
     "accelerator_power_W",
     "all_gather",
     "all_reduce",

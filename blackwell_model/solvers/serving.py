@@ -773,9 +773,9 @@ class ServingSolver:
         The smallest captured size of :attr:`EngineLimits.cuda_graph_batch_sizes`
         at or above the batch (rounded up to whole sequences).
         """
-        if not self.limits.cuda_graph_batch_sizes:
-            return None
         lim = self.limits
+        if not lim.cuda_graph_batch_sizes:
+            return None
         sizes = [float(x) for x in lim.cuda_graph_batch_sizes]
         if lim.max_batch_size is not None:
             sizes = [x for x in sizes if x <= lim.max_batch_size] + [float(lim.max_batch_size)]

@@ -292,6 +292,10 @@ class EngineLimits:
         return max(1, int(self.max_num_tokens / per))
 
 
+def _parse_precision(value: Any) -> Precision:
+    return Precision.parse(value)
+
+
 @attrs.frozen(kw_only=True)
 class WeightFormat:
     """Precision of each layer group of a checkpoint, with block scales counted.
@@ -326,9 +330,9 @@ class WeightFormat:
     """
 
     name: str
-    dense: Precision = attrs.field(converter=Precision.parse)
-    experts: Precision = attrs.field(converter=Precision.parse)
-    expert_compute: Precision = attrs.field(converter=Precision.parse)
+    dense: Precision = attrs.field(converter=_parse_precision)
+    experts: Precision = attrs.field(converter=_parse_precision)
+    expert_compute: Precision = attrs.field(converter=_parse_precision)
     expert_block: int = attrs.field(default=0)
     dense_block: int = attrs.field(default=0)
     scale_bytes: float = attrs.field(default=1.0, validator=finite_non_negative)
