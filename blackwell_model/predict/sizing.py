@@ -220,23 +220,31 @@ class ServingFrontier(Display):
 def candidate_layouts(model: Any, gpus: int, domain_gpus: int) -> tuple[InferenceLayout, ...]:
     """Serving layouts worth trying on ``gpus`` GPUs with ``domain_gpus`` per NVLink domain.
 
-    Tensor parallel ``tp`` in powers of two up to the domain; for MoE models
-    also experts spread over the TP group (``ep = tp``) and attention data
-    parallel plus expert parallel (``tp = 1, dp = ep``) up to ``gpus``.
-    Layouts the model's shapes do not allow are left out.
+    Tensor parallel ``tp`` in powers of two up to the domain, times pipeline
+    stages ``pp`` in powers of two up to ``gpus``; for MoE models also the
+    experts spread over the TP group (``ep = tp``) and attention data
+    parallel plus expert parallel (``tp = 1, dp = ep``, ``ep`` up to the
+    experts), each with the same pipeline depths.  Layouts the model's
+    shapes do not allow are left out (memory is checked by the caller).
     """
     out: list[InferenceLayout] = []
-    limit = min(gpus, domain_gpus)
+    pps = [p for p in (1, 2, 4, 8, 16) if p <= min(gpus, model.layers)]
     t = 1
-    while t <= limit:
-        out.append(InferenceLayout(tp=t))
-        if model.is_moe and t > 1:
-            out.append(InferenceLayout(tp=t, ep=t))
+    while t <= min(gpus, domain_gpus):
+        for pp in pps:
+            if t * pp > gpus:
+                break
+            out.append(InferenceLayout(tp=t, pp=pp))
+            if model.is_moe and t > 1:
+                out.append(InferenceLayout(tp=t, pp=pp, ep=t))
         t *= 2
     if model.is_moe:
         e = 2
-        while e <= gpus:
-            out.append(InferenceLayout(tp=1, dp=e, ep=e))
+        while e <= min(gpus, model.experts):
+            for pp in pps:
+                if e * pp > gpus:
+                    break
+                out.append(InferenceLayout(tp=1, pp=pp, dp=e, ep=e))
             e *= 2
     return tuple(lay for lay in out if not lay.violations(model, gpus))
 
@@ -315,7 +323,7 @@ def serving_frontier(
     )
     pts: list[FrontierPoint] = []
     decode_solvers: list[tuple[InferenceLayout, Any, int]] = []
-    best_prefill: tuple[float, InferenceLayout, Any] | None = None
+    prefills: list[tuple[float, float, InferenceLayout, int]] = []
     for lay in lays:
         if lay.violations(model, cluster.gpus):
             continue
@@ -344,11 +352,15 @@ def serving_frontier(
         # prefill capability of this layout as a prefill instance
         k = max(1, min(s.chunk_tokens // isl, s.max_batch(isl, 1) or 1))
         t_pass = float(s.prefill(np.array([float(k)]), isl).time_s[0])
-        rate_gpu = k * lay.dp / t_pass / lay.gpus
-        if best_prefill is None or rate_gpu > best_prefill[0]:
-            best_prefill = (rate_gpu, lay, (k, t_pass))
-    if disaggregated and best_prefill is not None and osl > 1:
-        rate_gpu, p_lay, (k, t_pass) = best_prefill
+        prefills.append((k * lay.dp / t_pass / lay.gpus, t_pass, lay, k))
+    # prefill layouts worth pairing: no other is both faster to first token and
+    # more requests per second per GPU
+    prefills.sort(key=lambda x: (x[1], -x[0]))
+    useful = []
+    for item in prefills:
+        if not useful or item[0] > useful[-1][0]:
+            useful.append(item)
+    for rate_gpu, t_pass, p_lay, _k in useful if (disaggregated and osl > 1) else ():
         r_p = rate_gpu * p_lay.gpus
         for lay, s, top in decode_solvers:
             both = p_lay.replica_gpus + lay.gpus <= cluster.domain.gpus

@@ -558,7 +558,7 @@ def inference_table_rst(results: Sequence[InferenceCaseResult] | None = None) ->
             meas, pred, metric = f"{c.measured * 1e3:.0f} ms", f"{r.predicted * 1e3:.0f} ms", "TTFT"
         else:
             meas, pred = f"{c.measured:,.0f}", f"{r.predicted:,.0f}"
-            metric = "out tok/s/GPU"
+            metric = "out tok/s/GPU" + (" (max-throughput)" if c.era_2025 else "")
         note = "" if r.fits else " (*)"
         lines += [
             f"   * - ``{c.id}``{note}",
@@ -572,7 +572,24 @@ def inference_table_rst(results: Sequence[InferenceCaseResult] | None = None) ->
         "",
         f"Median \\|error\\| {np.median(errs):.1%} over {len(errs)} cases; "
         f"largest {max(errs):.1%}.",
+        "",
+        ".. list-table:: By model family (sign bias: median signed error)",
+        "   :header-rows: 1",
+        "",
+        "   * - family",
+        "     - cases",
+        "     - median \\|error\\|",
+        "     - sign bias",
     ]
+    for name, moe in (("dense", False), ("MoE", True)):
+        sel = [r for r in results if r.case.moe == moe]
+        if sel:
+            lines += [
+                f"   * - {name}",
+                f"     - {len(sel)}",
+                f"     - {median_abs_error(sel):.1%}",
+                f"     - {median_signed_error(sel):+.1%}",
+            ]
     if not all(r.fits for r in results):
         lines.append(
             "(*) needs more than the usable share of the catalog's 80e9 B capacity; "
