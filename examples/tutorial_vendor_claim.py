@@ -19,6 +19,14 @@ What the script does
        ``bm.serving_frontier`` and keeps the most output tokens/s per GPU
        meeting TTFT <= 5 s and TPOT <= 50 ms (``best_under``).
     3. Prints the chain of factors and the frontier of the final setup.
+
+How to read the answer
+    Each row is the best any layout and batch does under both targets; the
+    factors are the ratios between consecutive rows and multiply to the
+    total.  The architecture of the model is an assumption: change it and the
+    share of each factor moves (more, smaller experts make the NVLink domain
+    matter more).  Compare the total with the claimed 30x knowing the
+    baseline here is allowed its own best layout, batch and engine.
 """
 
 from __future__ import annotations
