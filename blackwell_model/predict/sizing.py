@@ -356,7 +356,7 @@ def serving_frontier(
     # prefill layouts worth pairing: no other is both faster to first token and
     # more requests per second per GPU
     prefills.sort(key=lambda x: (x[1], -x[0]))
-    useful = []
+    useful: list[tuple[float, float, InferenceLayout, int]] = []
     for item in prefills:
         if not useful or item[0] > useful[-1][0]:
             useful.append(item)
