@@ -42,14 +42,21 @@ from .hardware import (
 )
 from .parallel import InferenceLayout, Layout, MemoryModel, Recompute
 from .predict import (
+    DisaggregatedDeployment,
+    DisaggregatedReport,
     InferenceCurve,
     InferenceReport,
+    ServingFrontier,
+    SizingResult,
     TrainingReport,
     TrainingRunReport,
     inference_sweep,
+    predict_disaggregated,
     predict_inference,
     predict_training,
     predict_training_run,
+    serving_frontier,
+    size_deployment,
 )
 from .solvers import (
     CheckpointModel,
@@ -70,6 +77,8 @@ from .solvers import (
     job_goodput,
     training_energy,
 )
+from .solvers.serving_params import EngineLimits, WeightFormat
+from .solvers.serving_presets import ServingPreset, serving_preset
 from .solvers.training import TrainingEfficiency
 from .study import (
     FleetPlan,
@@ -99,9 +108,12 @@ __all__ = [
     "CollectiveEfficiency",
     "Cooling",
     "CostOptions",
+    "DisaggregatedDeployment",
+    "DisaggregatedReport",
     "DomainTopology",
     "Efficiency",
     "EnergyReport",
+    "EngineLimits",
     "Fabric",
     "FabricTopology",
     "Facility",
@@ -127,7 +139,10 @@ __all__ = [
     "RestartModel",
     "ScaleUpDomain",
     "SearchResult",
+    "ServingFrontier",
+    "ServingPreset",
     "ServingTenant",
+    "SizingResult",
     "SpecError",
     "SpecFileError",
     "StragglerModel",
@@ -142,6 +157,7 @@ __all__ = [
     "UnitMismatchError",
     "UnknownNameError",
     "UnsupportedPrecisionError",
+    "WeightFormat",
     "__version__",
     "catalog",
     "errors",
@@ -151,12 +167,16 @@ __all__ = [
     "partition",
     "plan_fleet",
     "plot",
+    "predict_disaggregated",
     "predict_inference",
     "predict_training",
     "predict_training_run",
     "rank_partitions",
     "search_layouts",
     "search_many",
+    "serving_frontier",
+    "serving_preset",
+    "size_deployment",
     "solvers",
     "study",
     "to_graph",

@@ -183,6 +183,8 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     from .parallel import InferenceLayout
     from .predict import predict_inference
 
+    if args.disaggregated:
+        return _cmd_infer_disaggregated(args)
     model = catalog.model(args.model)
     layout = InferenceLayout(tp=args.tp, pp=args.pp, ep=args.ep, dp=args.dp)
     cluster = catalog.cluster(args.system, gpus=args.gpus or layout.gpus)
@@ -195,6 +197,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         output_tokens=args.output_tokens,
         precision=args.precision,
         kv_precision=args.kv_precision,
+        **_serving_kwargs(args),
     )
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2))
@@ -223,6 +226,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     for part, t in rep.decode_breakdown.items():
         if t.m > 0:
             print(f"    {part:<22} {format_quantity(t)}")
+    _print_assumptions(rep.assumptions)
     return 0
 
 
@@ -288,6 +292,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         serve_precision=args.serve_precision,
     )
     report = what_if_report([scenario], args.systems)
+    if _serving_targets_given(args):
+        return _compare_serving(args, report)
     if args.json:
         print(json.dumps(report.to_records(), indent=2))
     else:
@@ -504,15 +510,16 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--precision",
         default="fp8",
-        choices=["bf16", "fp16", "fp8", "fp4"],
-        help="weight precision (default: %(default)s)",
+        choices=["bf16", "fp16", "fp8", "fp4", *_weight_formats()],
+        help="weight precision or mixed format (default: %(default)s)",
     )
     p.add_argument(
         "--kv-precision",
         default=None,
         choices=["bf16", "fp16", "fp8", "fp4"],
-        help="KV-cache precision (default: the activations')",
+        help="KV-cache precision (default: engine-like, FP8 for FP8/FP4 serving on Hopper/Blackwell)",
     )
+    _serving_options(p)
     _common(p)
     p.set_defaults(func=_cmd_infer)
 
@@ -599,6 +606,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="answer length (default: %(default)s)",
     )
+    _serving_options(p, kv=True)
     _common(p)
     p.set_defaults(func=_cmd_compare)
 
@@ -639,7 +647,308 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _common(p, json_output=False)
     p.set_defaults(func=_cmd_graph)
+    _add_size_command(sub)
     return parser
+
+
+# ------------------------------------------------------- serving options (issue 13)
+def _weight_formats() -> list[str]:
+    from .solvers.serving_params import WEIGHT_FORMATS
+
+    return sorted(WEIGHT_FORMATS)
+
+
+def _serving_options(p: argparse.ArgumentParser, *, kv: bool = False) -> None:
+    """Latency targets, engine limits and deployment shape of a serving prediction."""
+    p.add_argument("--max-ttft", default=None, help="time-to-first-token target, e.g. 2s")
+    p.add_argument("--max-tpot", default=None, help="time-per-output-token target, e.g. 30ms")
+    p.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        default=None,
+        help="engine max_batch_size per replica (default: memory-bound)",
+    )
+    p.add_argument(
+        "--disaggregated",
+        default=None,
+        metavar="PREFILL:DECODE",
+        help="separate prefill and decode pools, e.g. tp4:tp8 or tp8:tp1,dp32,ep32",
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="serving-engine preset (e.g. trtllm-pytorch-2025; default: library defaults)",
+    )
+    p.add_argument(
+        "--charge",
+        choices=["gpus", "racks"],
+        default="gpus",
+        help="charge shared rack switches per GPU used or whole racks (default: %(default)s)",
+    )
+    if kv:
+        p.add_argument(
+            "--kv-precision",
+            default=None,
+            choices=["bf16", "fp16", "fp8", "fp4"],
+            help="KV-cache precision (default: engine-like)",
+        )
+
+
+def _serving_targets_given(args: argparse.Namespace) -> bool:
+    return any(
+        getattr(args, k, None) is not None
+        for k in ("max_ttft", "max_tpot", "max_batch", "disaggregated", "preset", "kv_precision")
+    )
+
+
+def _parse_layout(text: str) -> Any:
+    """``tp4``, ``tp=4``, ``tp8,ep8`` or ``dep8`` (tp1, dp8, ep8) -> InferenceLayout."""
+    import re
+
+    from .errors import SpecError
+    from .parallel import InferenceLayout
+
+    fields: dict[str, int] = {}
+    for part in text.replace(" ", "").split(","):
+        m = re.fullmatch(r"(dep|tp|pp|ep|dp)=?(\d+)", part)
+        if not m:
+            raise SpecError(
+                f"--disaggregated layout {text!r}: expected items like tp4, ep8, dp8 or dep8 "
+                "separated by commas"
+            )
+        key, n = m.group(1), int(m.group(2))
+        if key == "dep":
+            fields.update(tp=1, dp=n, ep=n)
+        else:
+            fields[key] = n
+    return InferenceLayout(**fields)
+
+
+def _serving_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """predict_inference keywords from the serving options."""
+    import attrs
+
+    from .solvers.serving_params import EngineLimits
+    from .solvers.serving_presets import serving_preset
+
+    out: dict[str, Any] = {
+        "max_tpot": args.max_tpot,
+        "max_ttft": args.max_ttft,
+        "charge": args.charge,
+    }
+    limits = EngineLimits()
+    if args.preset is not None:
+        preset = serving_preset(args.preset)
+        out["efficiency"] = preset.efficiency
+        out["memory"] = preset.memory
+        limits = preset.limits or limits
+    if args.max_batch is not None:
+        limits = attrs.evolve(limits, max_batch_size=args.max_batch)
+    out["limits"] = limits
+    return out
+
+
+def _print_assumptions(assumptions: Any) -> None:
+    if assumptions:
+        print("  assumptions:")
+        for k, v in assumptions.items():
+            print(f"    {k:<22} {v}")
+
+
+def _cmd_infer_disaggregated(args: argparse.Namespace) -> int:
+    from .predict.disaggregated import DisaggregatedDeployment, predict_disaggregated
+
+    pre_text, sep, dec_text = args.disaggregated.partition(":")
+    if not sep:
+        from .errors import SpecError
+
+        raise SpecError(
+            f"--disaggregated must be PREFILL:DECODE layouts, e.g. tp4:tp8, got "
+            f"{args.disaggregated!r}"
+        )
+    pre, dec = _parse_layout(pre_text), _parse_layout(dec_text)
+    gpus = args.gpus or pre.gpus + dec.gpus
+    cluster = catalog.cluster(args.system, gpus=gpus)
+    kw = _serving_kwargs(args)
+    dep = DisaggregatedDeployment(
+        prefill_cluster=cluster,
+        decode_cluster=cluster,
+        prefill_layout=pre,
+        decode_layout=dec,
+        prefill_precision=args.precision,
+        decode_precision=args.precision,
+        kv_precision=args.kv_precision,
+        decode_batch=args.batch,
+    )
+    rep = predict_disaggregated(
+        catalog.model(args.model),
+        dep,
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+        max_tpot=args.max_tpot,
+        max_ttft=args.max_ttft,
+        decode_efficiency=kw.get("efficiency"),
+        memory=kw.get("memory"),
+        decode_limits=kw["limits"],
+        charge=args.charge,
+    )
+    if args.json:
+        print(json.dumps(rep.to_dict(), indent=2))
+    else:
+        print(rep.summary())
+    return 0
+
+
+def _compare_serving(args: argparse.Namespace, report: Any) -> int:
+    """compare with serving options: each system's best point under the targets."""
+    from .predict.sizing import serving_frontier
+
+    rows = []
+    for name in args.systems:
+        cluster = catalog.cluster(name, gpus=max(args.serve_gpus, 1))
+        front = serving_frontier(
+            catalog.model(args.model),
+            cluster,
+            input_tokens=args.input_tokens,
+            output_tokens=args.output_tokens,
+            precision=args.serve_precision,
+            disaggregated=args.disaggregated is not None,
+            preset=args.preset,
+        )
+        pt = front.best_under(ttft=args.max_ttft, tpot=args.max_tpot)
+        rows.append(
+            {
+                "system": name,
+                "shape": pt.shape,
+                "layout": pt.label,
+                "batch": pt.batch,
+                "ttft_s": pt.ttft_s,
+                "tpot_s": pt.tpot_s,
+                "tokens_per_second_per_user": pt.tokens_per_second_per_user,
+                "tokens_per_second_per_gpu": pt.tokens_per_second_per_gpu,
+            }
+        )
+    if args.json:
+        print(json.dumps({"report": report.to_records(), "serving": rows}, indent=2))
+        return 0
+    print(report.format())
+    print(
+        f"\nServing {args.model} at its best layout and batch with TTFT <= {args.max_ttft} and "
+        f"TPOT <= {args.max_tpot} ({args.input_tokens} in / {args.output_tokens} out):"
+    )
+    print(
+        _table(
+            ["system", "shape", "layout", "batch", "TTFT", "TPOT", "tok/s/user", "tok/s/GPU"],
+            [
+                [
+                    r["system"],
+                    r["shape"],
+                    r["layout"],
+                    str(r["batch"]),
+                    f"{r['ttft_s'] * 1e3:.0f} ms",
+                    f"{r['tpot_s'] * 1e3:.1f} ms",
+                    f"{r['tokens_per_second_per_user']:.1f}",
+                    f"{r['tokens_per_second_per_gpu']:,.0f}",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    return 0
+
+
+def _add_size_command(sub: Any) -> None:
+    p = sub.add_parser(
+        "size",
+        help="GPUs, racks, $/Mtok and J/token for a request rate under latency targets",
+        description="Size a serving deployment: for each system, the best layout, batch and "
+        "shape (aggregated or disaggregated) under --max-ttft/--max-tpot, and the GPUs and "
+        "racks needed for --rate requests/s, with dollars per million output tokens and "
+        "facility joules per output token. Prices are documented assumptions.",
+    )
+    p.add_argument(
+        "systems",
+        nargs="*",
+        default=["DGX-H100", "GB200-NVL72"],
+        help="catalog systems (default: DGX-H100 GB200-NVL72)",
+    )
+    p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
+    p.add_argument("--rate", type=float, default=10.0, help="requests/s (default: %(default)s)")
+    p.add_argument(
+        "--input-tokens", type=_positive_int, default=1000, help="prompt length (default: 1000)"
+    )
+    p.add_argument(
+        "--output-tokens", type=_positive_int, default=1000, help="answer length (default: 1000)"
+    )
+    p.add_argument(
+        "--lengths",
+        default=None,
+        help="length mix IN/OUT:SHARE,... e.g. 1000/200:0.7,8000/1000:0.3 (overrides the above)",
+    )
+    p.add_argument("--max-ttft", default="2s", help="TTFT target (default: %(default)s)")
+    p.add_argument("--max-tpot", default="50ms", help="TPOT target (default: %(default)s)")
+    p.add_argument(
+        "--precision",
+        default="fp8",
+        choices=["bf16", "fp16", "fp8", "fp4", *_weight_formats()],
+        help="weight precision or format (default: %(default)s)",
+    )
+    p.add_argument(
+        "--gpus",
+        type=_positive_int,
+        default=72,
+        help="GPUs one instance may span (default: %(default)s)",
+    )
+    p.add_argument("--preset", default=None, help="serving-engine preset")
+    p.add_argument(
+        "--aggregated-only", action="store_true", help="do not consider disaggregated pools"
+    )
+    _common(p)
+    p.set_defaults(func=_cmd_size)
+
+
+def _parse_lengths(text: str) -> list[tuple[int, int, float]]:
+    from .errors import SpecError
+
+    out = []
+    for item in text.split(","):
+        try:
+            io_part, _, share = item.partition(":")
+            i, o = io_part.split("/")
+            out.append((int(i), int(o), float(share or 1.0)))
+        except ValueError:
+            raise SpecError(
+                f"--lengths item {item!r}: expected IN/OUT:SHARE such as 1000/200:0.7"
+            ) from None
+    return out
+
+
+def _cmd_size(args: argparse.Namespace) -> int:
+    from .predict.sizing import size_deployment
+
+    model = catalog.model(args.model)
+    clusters = []
+    for name in args.systems:
+        dom = catalog.system(name).gpus
+        clusters.append(catalog.cluster(name, gpus=min(args.gpus, max(dom, 8))))
+    res = size_deployment(
+        model,
+        clusters,
+        request_rate=args.rate,
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+        lengths=_parse_lengths(args.lengths) if args.lengths else None,
+        ttft=args.max_ttft,
+        tpot=args.max_tpot,
+        precision=args.precision,
+        preset=args.preset,
+        disaggregated=not args.aggregated_only,
+    )
+    if args.json:
+        print(json.dumps([dict(r) for r in res.rows], indent=2, default=float))
+    else:
+        print(res._text())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

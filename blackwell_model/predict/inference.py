@@ -23,10 +23,12 @@ from ..parallel.inference import InferenceLayout
 from ..solvers.energy import EnergyReport, PowerModel, inference_energy
 from ..solvers.serving import (
     DECODE_BREAKDOWN_KEYS,
+    EngineLimits,
     InferenceEfficiency,
     InferenceMemoryModel,
     ServingArrays,
     ServingSolver,
+    WeightFormat,
     continuous_serving,
     static_serving,
 )
@@ -37,7 +39,9 @@ __all__ = [
     "InferenceMemory",
     "InferencePoint",
     "InferenceReport",
+    "candidate_batches",
     "inference_sweep",
+    "latency_bound_batch",
     "predict_inference",
 ]
 
@@ -147,6 +151,11 @@ class InferenceReport(Display):
         deployment at this operating point (facility energy, PUE included):
         a whole static batch, or one steady-state decode step of continuous
         batching with its share of interleaved prefill.
+    assumptions
+        What the prediction assumed, as readable strings: weight format, KV
+        precision (and whether it is the engine-like default), lengths,
+        batch and what limited it, engine limits, latency targets, how
+        shared rack infrastructure is charged.
     """
 
     model_name: str
@@ -168,6 +177,7 @@ class InferenceReport(Display):
     memory: InferenceMemory
     gpus: int
     energy: EnergyReport
+    assumptions: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def energy_per_token(self) -> pint.Quantity:
@@ -231,6 +241,8 @@ class InferenceReport(Display):
             "decode_busy": dict(self.decode_busy),
             "prefill_busy": dict(self.prefill_busy),
             "memory_B": {k: float(v.m) for k, v in self.memory.as_dict().items()},
+            "energy_per_token_J": float(self.energy_per_token.m),
+            "assumptions": dict(self.assumptions),
         }
 
     def summary(self) -> str:
@@ -255,6 +267,9 @@ class InferenceReport(Display):
         for k, v in self.decode_breakdown.items():
             if v.m > 0 and tpot > 0:
                 lines.append(f"    {k:<12} {format_quantity(v):>10}  {v.m / tpot:6.1%}")
+        if self.assumptions:
+            lines.append("  assumptions:")
+            lines.extend(f"    {k:<12} {v}" for k, v in self.assumptions.items())
         return "\n".join(lines)
 
 
@@ -289,21 +304,93 @@ def _solver(
     efficiency: InferenceEfficiency | None,
     memory: InferenceMemoryModel | None,
     solver: ServingSolver | None,
+    limits: EngineLimits | None = None,
 ) -> ServingSolver:
     if solver is not None:
         if not isinstance(solver, ServingSolver):
             raise SpecError(f"solver must be a ServingSolver, got {type(solver).__name__}")
         return solver
     return ServingSolver(
-        model, cluster, layout, precision, kv_precision, efficiency=efficiency, memory=memory
+        model,
+        cluster,
+        layout,
+        precision,
+        kv_precision,
+        efficiency=efficiency,
+        memory=memory,
+        limits=limits,
     )
 
 
 def _max_batch_or_raise(s: ServingSolver, isl: int, osl: int) -> int:
-    best = s.max_batch(isl, osl)
+    best = s.operating_batch(isl, osl)
     if best == 0:
         s.check_fits(1, isl, osl)  # raises with the bytes needed and available
     return best
+
+
+def _target_s(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    return float(parse_quantity(value, "s", name=name).m)
+
+
+def candidate_batches(top: int, dense_up_to: int = 8192, points: int = 512) -> np.ndarray:
+    """Batches searched for a latency target: every integer up to ``top`` (or a dense grid).
+
+    Every integer from 1 to ``top`` when ``top <= dense_up_to``; beyond, the
+    integers up to 64 and ``points`` geometrically spaced ones up to ``top``.
+    """
+    if top <= dense_up_to:
+        return np.arange(1.0, top + 1.0)
+    grid = np.unique(np.round(np.geomspace(64.0, float(top), points)))
+    return np.unique(np.concatenate([np.arange(1.0, 65.0), grid]))
+
+
+def latency_bound_batch(
+    s: ServingSolver,
+    top: int,
+    isl: int,
+    osl: int,
+    *,
+    max_tpot_s: float | None = None,
+    max_ttft_s: float | None = None,
+) -> int:
+    """Highest-throughput continuous-batching batch up to ``top`` meeting the latency targets.
+
+    Evaluates :func:`~blackwell_model.solvers.serving.continuous_serving` at
+    :func:`candidate_batches` and keeps those with TPOT <= ``max_tpot_s``
+    and TTFT <= ``max_ttft_s``.
+
+    Raises
+    ------
+    InfeasibleLayoutError
+        Rule ``"latency"`` when not even a batch of one meets them, with the
+        fastest point's latencies.
+    """
+    b = candidate_batches(top)
+    res = continuous_serving(s, b, isl, osl)
+    ok = np.ones(b.shape, dtype=bool)
+    wanted = []
+    if max_tpot_s is not None:
+        ok &= res.tpot_s <= max_tpot_s
+        wanted.append(f"time per output token <= {format_quantity(Q_(max_tpot_s, _S))}")
+    if max_ttft_s is not None:
+        ok &= res.ttft_s <= max_ttft_s
+        wanted.append(f"time to first token <= {format_quantity(Q_(max_ttft_s, _S))}")
+    if not ok.any():
+        i = int(np.argmin(res.tpot_s))
+        lay = s.layout
+        raise InfeasibleLayoutError(
+            "latency",
+            f"{s.model.name} with tp={lay.tp} pp={lay.pp} ep={lay.ep} dp={lay.dp} on "
+            f"{s.cluster.name}: no batch meets {' and '.join(wanted)}; the fastest point "
+            f"(batch {int(b[i])}) has time per output token "
+            f"{format_quantity(Q_(float(res.tpot_s[i]), _S))} and time to first token "
+            f"{format_quantity(Q_(float(res.ttft_s[i]), _S))}",
+        )
+    idx = np.flatnonzero(ok)
+    return int(b[idx[np.argmax(res.tokens_per_s[idx])]])
 
 
 def predict_inference(
@@ -314,7 +401,7 @@ def predict_inference(
     batch: int | None = None,
     input_tokens: int,
     output_tokens: int,
-    precision: Precision | str = Precision.BF16,
+    precision: Precision | WeightFormat | str = Precision.BF16,
     kv_precision: Precision | str | None = None,
     efficiency: InferenceEfficiency | None = None,
     memory: InferenceMemoryModel | None = None,
@@ -322,6 +409,10 @@ def predict_inference(
     solver: ServingSolver | None = None,
     power: PowerModel | None = None,
     continuous: bool = False,
+    limits: EngineLimits | None = None,
+    max_tpot: pint.Quantity | str | None = None,
+    max_ttft: pint.Quantity | str | None = None,
+    charge: str = "gpus",
 ) -> InferenceReport:
     """Predict time to first token, time per output token, throughput and memory of serving.
 
@@ -339,16 +430,21 @@ def predict_inference(
         (all prompts prefilled together, then decoded to the end, as
         offline benchmarks measure).  ``None`` is the throughput-optimal
         operating point: **continuous batching** with the largest batch the
-        memory allows.  With ``continuous=True`` an integer batch is served
-        by continuous batching too (an operating point below the maximum,
-        e.g. one picked from :func:`inference_sweep` under a latency target).
+        memory and the engine ``limits`` allow, and the latency targets
+        ``max_tpot`` / ``max_ttft`` meet.  With ``continuous=True`` an
+        integer batch is served by continuous batching too.
     input_tokens, output_tokens
         Prompt and generated tokens per request [tokens], each >= 1.
     precision
-        Weight and GEMM precision (``"bf16"``, ``"fp16"``, ``"fp8"``, ``"fp4"``).
+        Weight and GEMM precision (``"bf16"``, ``"fp16"``, ``"fp8"``,
+        ``"fp4"``) or a mixed
+        :class:`~blackwell_model.solvers.serving_params.WeightFormat` (or its
+        name, e.g. ``"mxfp4-w4a16"``, ``"nvfp4-experts"``).
     kv_precision
-        KV-cache precision; defaults to the activation precision (BF16 for
-        8-bit-or-narrower weights, else ``precision``).
+        KV-cache precision; ``None`` is the engine-like default
+        (:func:`~blackwell_model.solvers.serving.default_kv_precision`: FP8
+        for 8-bit-or-narrower serving on parts with FP8, else the activation
+        precision), stated in :attr:`InferenceReport.assumptions`.
     efficiency
         :class:`~blackwell_model.solvers.serving.InferenceEfficiency`.
     memory
@@ -366,6 +462,16 @@ def predict_inference(
     continuous
         Serve an integer ``batch`` with continuous batching instead of as
         one static batch (ignored for ``batch=None``, which is continuous).
+    limits
+        :class:`~blackwell_model.solvers.serving_params.EngineLimits` of the
+        engine (``max_batch_size``, ``max_num_tokens``, CUDA-graph sizes).
+    max_tpot, max_ttft
+        Latency targets for ``batch=None`` [s] (``"30 ms"``): the operating
+        batch is the highest-throughput one that meets them.
+    charge
+        ``"gpus"`` (default): shared rack infrastructure (NVLink switch
+        trays) is charged in proportion to the GPUs used; ``"racks"``:
+        whole racks.
 
     Returns
     -------
@@ -377,9 +483,10 @@ def predict_inference(
         A length or batch below 1, or arguments of the wrong type.
     InfeasibleLayoutError
         The layout does not divide the model or needs more GPUs than the
-        cluster has (``rule`` names which), or the batch (or, for
+        cluster has (``rule`` names which), the batch (or, for
         ``batch=None``, a batch of one) does not fit in memory (rule
-        ``"memory"``, with the bytes needed and available).
+        ``"memory"``, with the bytes needed and available), or no batch
+        meets the latency targets (rule ``"latency"``).
     UnsupportedPrecisionError
         The accelerator has no peak at ``precision`` (FP8 on A100).
 
@@ -393,8 +500,14 @@ def predict_inference(
     ...                         input_tokens=1000, output_tokens=1000, precision="fp8")
     >>> rep.time_per_output_token < rep.time_to_first_token * 10
     True
+    >>> fast = predict_inference(model, cluster, InferenceLayout(tp=8), input_tokens=1000,
+    ...                          output_tokens=1000, precision="fp8", max_tpot="30 ms")
+    >>> fast.time_per_output_token.m <= 0.030
+    True
     """
     model, isl, osl = _parse_args(model, cluster, layout, input_tokens, output_tokens)
+    tpot_lim = _target_s(max_tpot, "max_tpot")
+    ttft_lim = _target_s(max_ttft, "max_ttft")
     s = _solver(
         model=model,
         cluster=cluster,
@@ -404,9 +517,17 @@ def predict_inference(
         efficiency=efficiency,
         memory=memory,
         solver=solver,
+        limits=limits,
     )
+    limited_by = ""
     if batch is None:
-        b = _max_batch_or_raise(s, isl, osl)
+        top = _max_batch_or_raise(s, isl, osl)
+        limited_by = _batch_limit(s, top, isl, osl)
+        b = top
+        if tpot_lim is not None or ttft_lim is not None:
+            b = latency_bound_batch(s, top, isl, osl, max_tpot_s=tpot_lim, max_ttft_s=ttft_lim)
+            if b < top:
+                limited_by = "latency target"
         res = continuous_serving(s, b, isl, osl)
         static = False
     else:
@@ -416,6 +537,7 @@ def predict_inference(
                 f"got {batch!r}"
             )
         b = int(batch)
+        limited_by = "given"
         if check_memory:
             s.check_fits(b, isl, osl)
         if continuous:
@@ -424,6 +546,18 @@ def predict_inference(
         else:
             res = static_serving(s, b, isl, osl)
             static = True
+    assumptions = _assumptions(
+        s,
+        precision_given=precision,
+        kv_given=kv_precision,
+        isl=isl,
+        osl=osl,
+        b=b,
+        limited_by=limited_by,
+        static=static,
+        targets=(tpot_lim, ttft_lim),
+        charge=charge,
+    )
     return _report(
         model=model,
         cluster=cluster,
@@ -435,7 +569,76 @@ def predict_inference(
         isl=isl,
         osl=osl,
         power=power,
+        charge=charge,
+        assumptions=assumptions,
     )
+
+
+def _batch_limit(s: ServingSolver, top: int, isl: int, osl: int) -> str:
+    lim = s.limits
+    if lim.max_batch_size is not None and top == lim.max_batch_size:
+        return f"max_batch_size {lim.max_batch_size}"
+    tok = lim.token_limited_batch(isl, osl)
+    if tok is not None and top == tok:
+        return f"max_num_tokens {lim.max_num_tokens}"
+    return "KV-cache memory"
+
+
+def _assumptions(
+    s: ServingSolver,
+    *,
+    precision_given: Any,
+    kv_given: Any,
+    isl: int,
+    osl: int,
+    b: int,
+    limited_by: str,
+    static: bool,
+    targets: tuple[float | None, float | None],
+    charge: str,
+) -> dict[str, str]:
+    fmt = s.format
+    if fmt.experts is fmt.dense and fmt.expert_compute is fmt.dense:
+        weights = fmt.dense.value
+    else:
+        weights = (
+            f"{fmt.name}: dense/attention {fmt.dense.value}, experts {fmt.experts.value} "
+            f"({fmt.expert_bytes * 8:.2f} bits with block scales) computing in "
+            f"{fmt.expert_compute.value}"
+        )
+    kv = s.kv.value + (" (engine-like default)" if kv_given is None else "")
+    lim = s.limits
+    engine = []
+    if lim.max_batch_size is not None:
+        engine.append(f"max_batch_size {lim.max_batch_size}")
+    engine.append(f"max_num_tokens {s.chunk_tokens}")
+    if lim.cuda_graph_batch_sizes:
+        engine.append(f"CUDA graphs up to batch {max(lim.cuda_graph_batch_sizes)} (padded)")
+    if s.mem.kv_cache_fraction is not None:
+        engine.append(f"KV cache {s.mem.kv_cache_fraction:.0%} of free memory")
+    else:
+        engine.append(f"memory utilisation {s.mem.memory_utilization:.0%}")
+    out = {
+        "weights": weights,
+        "kv_cache": kv,
+        "lengths": f"{isl} in / {osl} out tokens",
+        "batch": f"{b} per replica ({'static' if static else 'continuous'}; {limited_by})",
+        "engine": ", ".join(engine),
+        "energy": (
+            "shared rack switches charged per GPU used"
+            if charge == "gpus"
+            else "whole racks charged (switch trays of every occupied domain)"
+        ),
+    }
+    tpot, ttft = targets
+    if tpot is not None or ttft is not None:
+        parts = []
+        if tpot is not None:
+            parts.append(f"TPOT <= {format_quantity(Q_(tpot, _S))}")
+        if ttft is not None:
+            parts.append(f"TTFT <= {format_quantity(Q_(ttft, _S))}")
+        out["targets"] = ", ".join(parts)
+    return out
 
 
 def _report(
@@ -450,6 +653,8 @@ def _report(
     isl: int,
     osl: int,
     power: PowerModel | None = None,
+    charge: str = "gpus",
+    assumptions: Mapping[str, str] | None = None,
 ) -> InferenceReport:
     parts = s.memory_parts(float(b), isl, osl)
     mem = InferenceMemory(
@@ -492,6 +697,7 @@ def _report(
         decode_compute=decode_busy["tensor"],
         decode_memory=decode_busy["memory"],
         power=power,
+        charge=charge,
     )
     return InferenceReport(
         model_name=model.name,
@@ -513,6 +719,7 @@ def _report(
         memory=mem,
         gpus=layout.gpus,
         energy=energy,
+        assumptions=dict(assumptions or {}),
     )
 
 
@@ -639,6 +846,7 @@ class InferenceCurve(Display):
         latency: pint.Quantity | str | None = None,
         *,
         ttft: pint.Quantity | str | None = None,
+        tpot: pint.Quantity | str | None = None,
         min_tokens_per_second_per_user: pint.Quantity | str | float | None = None,
     ) -> InferencePoint:
         """The highest-throughput point meeting latency targets.
@@ -649,6 +857,8 @@ class InferenceCurve(Display):
             Largest time per output token, e.g. ``"50 ms"`` [s].
         ttft
             Largest time to first token [s].
+        tpot
+            The same as ``latency`` (give one of them).
         min_tokens_per_second_per_user
             Smallest tokens per second per user [1/s] (``"20 1/s"`` or a
             number); the same as ``latency = 1 / value``.
@@ -661,6 +871,10 @@ class InferenceCurve(Display):
         """
         ok = np.ones(self.batch.shape, dtype=bool)
         wanted = []
+        if tpot is not None:
+            if latency is not None:
+                raise SpecError("give latency or tpot, not both")
+            latency = tpot
         if latency is not None:
             lim = parse_quantity(latency, "s", name="latency").m
             ok &= self.tpot_s <= lim

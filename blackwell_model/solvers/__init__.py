@@ -79,10 +79,12 @@ from .roofline import (
 )
 from .serving import (
     DECODE_BREAKDOWN_KEYS,
+    EngineLimits,
     InferenceEfficiency,
     InferenceMemoryModel,
     ServingArrays,
     ServingSolver,
+    WeightFormat,
     context_points,
     continuous_serving,
     static_serving,
@@ -119,6 +121,7 @@ __all__ = [
     "EfficiencyModel",
     "EnergyBreakdown",
     "EnergyReport",
+    "EngineLimits",
     "Facility",
     "FailureRate",
     "FailureRates",
@@ -135,6 +138,7 @@ __all__ = [
     "ServingArrays",
     "ServingSolver",
     "StragglerModel",
+    "WeightFormat",
     "accelerator_power_W",
     "all_gather",
     "all_reduce",

@@ -510,6 +510,7 @@ def inference_energy(
     decode_compute: float | None = None,
     decode_memory: float | None = None,
     power: PowerModel | None = None,
+    charge: str = "gpus",
 ) -> EnergyReport:
     """Energy of serving: ``gpus`` accelerators prefill, decode and idle, producing ``output_tokens``.
 
@@ -532,6 +533,10 @@ def inference_energy(
         are busy); None keeps the default.
     power
         :class:`PowerModel`.
+    charge
+        ``"gpus"`` (default): shared scale-up switches are charged in
+        proportion to the GPUs used; ``"racks"``: whole domains
+        (:func:`~blackwell_model.solvers.facility.cluster_power`).
 
     Returns
     -------
@@ -550,7 +555,7 @@ def inference_energy(
     if not (_number(output_tokens) and output_tokens > 0):
         raise SpecError(f"output_tokens must be a number > 0, got {output_tokens!r}")
     pm = power or PowerModel()
-    parts = cluster_power(cluster, gpus=gpus, power=pm)
+    parts = cluster_power(cluster, gpus=gpus, power=pm, charge=charge)
     n = gpus
     d = DEFAULT_INFERENCE_ACTIVITY
     acts = {

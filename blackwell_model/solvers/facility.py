@@ -23,7 +23,7 @@ from ..units import format_quantity
 from ._energy_fields import _number
 from .power import PowerModel
 
-__all__ = ["ClusterPower", "cluster_power", "fabric_switch_count"]
+__all__ = ["SHARED_CHARGES", "ClusterPower", "cluster_power", "fabric_switch_count"]
 
 
 # ------------------------------------------------------------- cluster parts
@@ -163,8 +163,19 @@ def _gbps(bandwidth_Bps: float) -> float:  # noqa: N803 - unit suffix (STYLE.md)
     return bandwidth_Bps * 8.0 / 1e9
 
 
+#: How shared scale-up infrastructure (NVLink switch trays, the domain's
+#: switch chips) is charged to a workload on part of a domain:
+#: ``"gpus"`` in proportion to the GPUs it uses (default), ``"racks"`` whole
+#: domains.
+SHARED_CHARGES: tuple[str, ...] = ("gpus", "racks")
+
+
 def cluster_power(
-    cluster: Cluster, *, gpus: int | None = None, power: PowerModel | None = None
+    cluster: Cluster,
+    *,
+    gpus: int | None = None,
+    power: PowerModel | None = None,
+    charge: str = "gpus",
 ) -> ClusterPower:
     """Count the powered parts of the ``gpus`` accelerators of ``cluster`` that a workload uses.
 
@@ -185,12 +196,18 @@ def cluster_power(
         Accelerators used; defaults to all of the cluster's.
     power
         :class:`PowerModel`; defaults to the documented defaults.
+    charge
+        How the scale-up switches of a partly used domain are charged:
+        ``"gpus"`` (default) in proportion to the GPUs used, so 8 GPUs of a
+        72-GPU NVL72 rack carry 8/72 of its 18 NVLink switch chips, as a
+        shared rack is billed; ``"racks"``: every switch of each occupied
+        domain (the rack is dedicated to the workload).
 
     Raises
     ------
     SpecError
-        If ``gpus`` is not in [1, cluster.gpus], or a power cap lies outside
-        (idle, TDP].
+        If ``gpus`` is not in [1, cluster.gpus], a power cap lies outside
+        (idle, TDP], or ``charge`` is not one of :data:`SHARED_CHARGES`.
     """
     pm = power or PowerModel()
     if not isinstance(cluster, Cluster):
@@ -198,6 +215,8 @@ def cluster_power(
     n = cluster.gpus if gpus is None else gpus
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= cluster.gpus:
         raise SpecError(f"gpus must be an integer in [1, {cluster.gpus}], got {n!r}")
+    if charge not in SHARED_CHARGES:
+        raise SpecError(f"charge must be one of {', '.join(SHARED_CHARGES)}, got {charge!r}")
     dom = cluster.domain
     node = dom.node
     acc = cluster.accelerator
@@ -258,6 +277,9 @@ def cluster_power(
             * sw.ports
             * _gbps(float(sw.port_bandwidth.m))
         )
+        if charge == "gpus":
+            # the workload's share of the occupied domains' switches
+            su_w *= n / (domains * dom.gpus)
     return ClusterPower(
         accelerators=powered,
         tdp_W=tdp,

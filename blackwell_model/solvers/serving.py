@@ -69,24 +69,33 @@ from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from ..parallel.inference import InferenceLayout
 from ..topology.span import GroupSpan
-from ..units import finite_non_negative, fraction
+from ..workload.moe import expert_load_factor
 from ..workload.operators import Operator, OpKind, layer_operators, model_operators
 from ..workload.transformer import AttentionKind, LayerType, Transformer
-from ._efficiency import DEFAULT_EFFICIENCY, Efficiency
-from .collectives import CollectiveEfficiency, collective_time, efficiency_for
-
-_FRACTION = fraction()
-_OPEN_FRACTION = fraction(open_low=True)
+from .collectives import collective_time, efficiency_for
+from .serving_modes import ServingArrays, context_points, continuous_serving, static_serving
+from .serving_params import (
+    TRTLLM_LEGACY,
+    EngineLimits,
+    InferenceEfficiency,
+    InferenceMemoryModel,
+    WeightFormat,
+    weight_format,
+)
 
 __all__ = [
     "DECODE_BREAKDOWN_KEYS",
+    "TRTLLM_LEGACY",
+    "EngineLimits",
     "InferenceEfficiency",
     "InferenceMemoryModel",
     "ServingArrays",
     "ServingSolver",
     "StepArrays",
+    "WeightFormat",
     "context_points",
     "continuous_serving",
+    "default_kv_precision",
     "static_serving",
 ]
 
@@ -109,113 +118,6 @@ DECODE_BREAKDOWN_KEYS: tuple[str, ...] = (
 )
 
 _CAT = {k: i for i, k in enumerate(DECODE_BREAKDOWN_KEYS)}
-
-
-def _positive_int(inst: Any, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(f"{attribute.name} must be an integer >= 1, got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class InferenceEfficiency:
-    """Explicit, documented efficiency parameters of the serving model.
-
-    Kernel and collective efficiencies are the shared
-    :class:`~blackwell_model.solvers.Efficiency` and
-    :class:`~blackwell_model.solvers.CollectiveEfficiency`; the fields below
-    are the few that only inference needs.  The defaults of
-    ``narrow_gemm`` and ``step_overhead_s`` are calibrated on the public
-    TensorRT-LLM cases by
-    :func:`blackwell_model.validation.inference.calibrate_inference`
-    (see ``docs/inference.rst``).
-
-    Parameters
-    ----------
-    roofline
-        Kernel efficiencies (GEMM shape model, attention, HBM).
-    collectives
-        Collective bus efficiencies and latencies; ``None`` picks the preset
-        of the accelerator's NVLink generation
-        (:func:`~blackwell_model.solvers.efficiency_for`).
-    narrow_gemm
-        Factor on the GEMM compute fraction for weights narrower than 16 bits
-        (FP8, FP6, FP4, INT8) [fraction].  Narrow-precision GEMMs reach a
-        smaller share of their doubled peak: quantising activations, scaling
-        epilogues and less mature kernels.  Calibrated: 0.80 (TensorRT-LLM
-        0.5/0.6, FP8 on H100).
-    step_overhead_s
-        Fixed time per decode step [s]: host scheduling, sampling and
-        synchronisation not covered by the kernels.  Calibrated: 0 (the
-        TensorRT-LLM 0.6 decode loop adds no measurable fixed cost beyond the
-        kernels at the published batch sizes).
-    prefill_overhead_s
-        Fixed time per prefill pass [s]: request setup, input preparation,
-        KV-cache allocation and synchronisation before the first token.
-        Calibrated: 15 ms (TensorRT-LLM 0.5 batch-1 time to first token).
-    grouped_kv_reads
-        The decode attention kernel reads each key/value head once for the
-        query heads of its group (FlashAttention/FlashInfer decode, the
-        TensorRT-LLM XQA kernel).  False: it reads the KV cache once per
-        *query* head, as the masked multi-head attention kernel of
-        TensorRT-LLM before XQA did for grouped-query attention (XQA for
-        Llama 2 70B on Hopper was integrated in release 0.10.0; the 0.5/0.6
-        cases need False).  The cache bytes of decode attention are then
-        multiplied by ``heads / kv_heads``.  Default True.
-    tp_overlap
-        Fraction of tensor-parallel all-reduce time hidden under GEMMs
-        [fraction].  Default 0: TensorRT-LLM and vLLM run them in line.
-    ep_overlap
-        Fraction of expert-parallel all-to-all time hidden (two-batch
-        overlap, as in DeepSeek's and SGLang's deployments) [fraction].
-        Default 0.
-
-    Examples
-    --------
-    >>> import attrs
-    >>> eff = InferenceEfficiency()
-    >>> no_overhead = attrs.evolve(eff, prefill_overhead_s=0.0)
-    """
-
-    roofline: Efficiency = attrs.field(default=DEFAULT_EFFICIENCY)
-    collectives: CollectiveEfficiency | None = None
-    narrow_gemm: float = attrs.field(default=0.80, validator=_OPEN_FRACTION)
-    step_overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
-    prefill_overhead_s: float = attrs.field(default=15.0e-3, validator=finite_non_negative)
-    grouped_kv_reads: bool = attrs.field(default=True, converter=bool)
-    tp_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
-    ep_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
-
-
-#: The calibrated defaults with TensorRT-LLM 0.5-0.9's grouped-query decode
-#: attention (``grouped_kv_reads=False``), for results of those releases.
-TRTLLM_LEGACY: InferenceEfficiency = InferenceEfficiency(grouped_kv_reads=False)
-
-
-@attrs.frozen(kw_only=True)
-class InferenceMemoryModel:
-    """Documented constants of the serving memory model.
-
-    Parameters
-    ----------
-    memory_utilization
-        Fraction of the HBM capacity weights, KV cache and activations may
-        use [fraction]; the rest is the reserve for the CUDA context, library
-        workspaces and allocator fragmentation.  Default 0.95 (4 GB of an
-        80 GB GPU).  vLLM's ``gpu_memory_utilization`` and TensorRT-LLM's
-        ``kv_cache_free_gpu_mem_fraction`` default to 0.9; set 0.9 to
-        reproduce their more conservative sizing.
-    prefill_chunk_tokens
-        Most prompt tokens one forward pass processes (TensorRT-LLM's
-        ``max_num_tokens``, vLLM's ``max_num_batched_tokens``); sizes the
-        activation workspace and the prefill chunks of continuous batching
-        [tokens].  Default 8192.
-    logits_bytes
-        Bytes per logit kept for sampling [B] (FP32: 4).
-    """
-
-    memory_utilization: float = attrs.field(default=0.95, validator=_OPEN_FRACTION)
-    prefill_chunk_tokens: int = attrs.field(default=8192, validator=_positive_int)
-    logits_bytes: float = attrs.field(default=4.0, validator=finite_non_negative)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -245,32 +147,36 @@ class StepArrays:
     network_busy_s: np.ndarray
 
 
-def context_points(
-    input_tokens: int, output_tokens: int, bins: int = 128
-) -> tuple[np.ndarray, np.ndarray]:
-    """Context lengths of the decode steps of a request and their weights.
+def default_kv_precision(fmt: WeightFormat | Precision | str, accelerator: Any) -> Precision:
+    """The engine-like default KV-cache precision of a deployment.
 
-    Decode step :math:`i = 1 \\dots n-1` (for ``output_tokens`` :math:`n`;
-    the first output token comes from the prefill) attends to
-    :math:`s_{in} + i` tokens.  With at most ``bins`` steps every step is a
-    point (weight 1); otherwise the steps are grouped into ``bins`` equal bins
-    evaluated at their mid-context (exact for the linear parts of the step
-    time, which is piecewise linear in the context).
+    FP8 when the weights are 8 bits or narrower and the accelerator has an
+    FP8 peak (Hopper, Blackwell: TensorRT-LLM's FP8 and NVFP4 checkpoints
+    carry ``kv_cache_quant_algo = FP8``, and vLLM/SGLang FP8 deployments set
+    ``kv_cache_dtype=fp8``); otherwise the activation precision (BF16 for
+    narrow weights on parts without FP8, else the weight precision).
 
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Contexts [tokens] and weights [steps]; the weights sum to
-        ``output_tokens - 1``.
+    Parameters
+    ----------
+    fmt
+        The :class:`~blackwell_model.solvers.serving_params.WeightFormat` (or
+        a precision) of the deployment.
+    accelerator
+        The :class:`~blackwell_model.hardware.Accelerator`.
+
+    Examples
+    --------
+    >>> import blackwell_model as bm
+    >>> default_kv_precision("fp8", bm.catalog.accelerator("H100-SXM")).value
+    'fp8'
+    >>> default_kv_precision("fp16", bm.catalog.accelerator("A100-SXM-80GB")).value
+    'fp16'
     """
-    n = output_tokens - 1
-    if n <= 0:
-        return np.zeros(0), np.zeros(0)
-    if n <= bins:
-        return input_tokens + np.arange(1, n + 1, dtype=float), np.ones(n)
-    edges = np.linspace(0.0, n, bins + 1)
-    mids = input_tokens + 0.5 + 0.5 * (edges[:-1] + edges[1:])
-    return mids, np.diff(edges)
+    f = weight_format(fmt)
+    narrow = min(f.dense.bytes, f.expert_compute.bytes) <= 1.0
+    if narrow and accelerator.supports(Precision.FP8):
+        return Precision.FP8
+    return Precision.BF16 if f.dense.bytes < 2.0 else f.dense
 
 
 # --------------------------------------------------------------------------- op tables
@@ -286,6 +192,7 @@ class _Table:
     __slots__ = (
         "g_b_in",
         "g_b_out",
+        "g_b_w",
         "g_count",
         "g_k",
         "g_m1",
@@ -306,6 +213,7 @@ class _Table:
     )
     g_b_in: np.ndarray
     g_b_out: np.ndarray
+    g_b_w: np.ndarray
     g_count: np.ndarray
     g_k: np.ndarray
     g_m1: np.ndarray
@@ -328,17 +236,23 @@ class _Table:
         self.n_ops = 0
 
 
-def _gemm_rows(ops: list[Operator], acc: Any) -> tuple[np.ndarray, ...]:
+def _gemm_rows(ops: list[Operator], acc: Any, weight_bytes: Any = None) -> tuple[np.ndarray, ...]:
+    """``(m1, n, k, count, act_bytes, weight_bytes, out_bytes, peak)`` arrays of GEMM operators.
+
+    ``weight_bytes(op)`` gives the stored bytes per weight (block scales
+    included); by default the operator's precision.
+    """
     m1 = np.array([o.m for o in ops])
     n = np.array([o.n for o in ops])
     k = np.array([o.k for o in ops])
     c = np.array([o.count for o in ops])
-    b_in = np.array([o.precision.bytes for o in ops])
+    b_a = np.array([o.precision.bytes for o in ops])
+    b_w = np.array([o.precision.bytes if weight_bytes is None else weight_bytes(o) for o in ops])
     b_out = np.array(
         [o.bytes_written / (o.m * o.n * o.count) if o.m * o.n * o.count else 0.0 for o in ops]
     )
     peak = np.array([acc.peak_flops_per_s(o.precision) for o in ops])
-    return m1, n, k, c, b_in, b_out, peak
+    return m1, n, k, c, b_a, b_w, b_out, peak
 
 
 class ServingSolver:
@@ -358,14 +272,23 @@ class ServingSolver:
     layout
         The :class:`~blackwell_model.parallel.inference.InferenceLayout`.
     precision
-        Weight and GEMM precision (``"fp8"``, ``"bf16"``, ``"fp4"``...).
+        Weight and GEMM precision (``"fp8"``, ``"bf16"``, ``"fp4"``...) or a
+        mixed :class:`~blackwell_model.solvers.serving_params.WeightFormat`
+        (a name of :data:`~blackwell_model.solvers.serving_params.WEIGHT_FORMATS`
+        such as ``"mxfp4-w4a16"`` or ``"nvfp4-experts"``): experts and the
+        other layers stored and computed in their own precisions, block
+        scales counted.
     kv_precision
-        KV-cache precision; ``None`` is the activation precision (BF16 for
-        8-bit-or-narrower weights, else ``precision``).
+        KV-cache precision; ``None`` is :func:`default_kv_precision` (FP8 for
+        8-bit-or-narrower serving on parts with FP8, else the activation
+        precision).
     efficiency
         :class:`InferenceEfficiency`.
     memory
         :class:`InferenceMemoryModel`.
+    limits
+        :class:`EngineLimits` (batch, token and CUDA-graph limits of the
+        engine); no limits when omitted.
 
     Raises
     ------
@@ -386,6 +309,7 @@ class ServingSolver:
         *,
         efficiency: InferenceEfficiency | None = None,
         memory: InferenceMemoryModel | None = None,
+        limits: EngineLimits | None = None,
     ) -> None:
         if not isinstance(model, Transformer):
             raise SpecError(f"model must be a Transformer, got {type(model).__name__}")
@@ -399,14 +323,22 @@ class ServingSolver:
             )
         if memory is not None and not isinstance(memory, InferenceMemoryModel):
             raise SpecError(f"memory must be an InferenceMemoryModel, got {type(memory).__name__}")
+        if limits is not None and not isinstance(limits, EngineLimits):
+            raise SpecError(f"limits must be an EngineLimits, got {type(limits).__name__}")
         layout.check(model, int(cluster.gpus))
         self.model = model
         self.cluster = cluster
         self.layout = layout
         self.accelerator = cluster.accelerator
-        self.precision = Precision.parse(precision)
+        self.format = weight_format(precision)
+        self.precision = self.format.dense
         self.act = Precision.BF16 if self.precision.bytes < 2.0 else self.precision
-        self.kv = self.act if kv_precision is None else Precision.parse(kv_precision)
+        self.kv = (
+            default_kv_precision(self.format, cluster.accelerator)
+            if kv_precision is None
+            else Precision.parse(kv_precision)
+        )
+        self.limits = limits or EngineLimits()
         self.eff = efficiency or InferenceEfficiency()
         roof = self.eff.roofline
         units = self.accelerator.compute_units
@@ -414,12 +346,20 @@ class ServingSolver:
         self.kernel_eff = (
             attrs.evolve(roof, compute_units=units) if units and roof.compute_units else roof
         )
+        tile = self.eff.grouped_min_tile
+        self._small_tile_eff = (
+            attrs.evolve(self.kernel_eff, tile_m=tile)
+            if tile is not None and tile < self.kernel_eff.tile_m
+            else None
+        )
         self.mem = memory or InferenceMemoryModel()
         self.coll = self.eff.collectives or efficiency_for(self.accelerator)
         self.hbm_Bps = float(self.accelerator.memory_bandwidth.m)
         self.capacity_B = float(self.accelerator.memory_capacity.m)
         # raises UnsupportedPrecisionError early, with the accelerator's message
         self.accelerator.peak_flops_per_s(self.precision)
+        if model.is_moe:
+            self.accelerator.peak_flops_per_s(self.format.expert_compute)
         self.types: tuple[LayerType, ...] = tuple(dict.fromkeys(model.layer_types()))
         type_index = {t: i for i, t in enumerate(self.types)}
         per_stage = layout.stage_layers(model.layers)
@@ -511,22 +451,33 @@ class ServingSolver:
         experts = [o for o in ops_a if o.kind is OpKind.MOE_GEMM]
         others = [(o, p) for o, p in zip(ops_a, ops_b, strict=True) if not o.kind.is_gemm]
         tab.n_ops = len(ops_a)
-        tab.g_m1, tab.g_n, tab.g_k, tab.g_count, tab.g_b_in, tab.g_b_out, tab.g_peak = (
-            x[:, None] for x in _gemm_rows(gemms, acc)
-        )
+        fmt = self.format
+        dense_p = self.precision
+
+        def dense_w(o: Operator) -> float:
+            return fmt.dense_bytes if o.precision is dense_p else o.precision.bytes
+
+        (
+            tab.g_m1, tab.g_n, tab.g_k, tab.g_count, tab.g_b_in, tab.g_b_w, tab.g_b_out,
+            tab.g_peak,
+        ) = (x[:, None] for x in _gemm_rows(gemms, acc, dense_w))  # fmt: skip
         tab.moe = None
         if experts:
             lay = self.layout
-            _m1, n, k, _c, b_in, b_out, peak = _gemm_rows(experts, acc)
+            _m1, n, k, _c, _ba, _bw, b_out, _pk = _gemm_rows(experts, acc)
+            comp = fmt.expert_compute
+            # FP4 activations carry a scale per 16 values (NVFP4)
+            a_bytes = comp.bytes + (fmt.scale_bytes / 16.0 if comp.bytes < 1.0 else 0.0)
             model = self.model
             # tokens each rank routes per sequence, and of the EP group
             t_r1 = seq * lay.etp / lay.tp
             tab.moe = dict(
                 n=n[:, None],
                 k=k[:, None],
-                b_in=b_in[:, None],
+                b_in=np.full((len(experts), 1), a_bytes),
+                b_w=np.full((len(experts), 1), fmt.expert_bytes),
                 b_out=b_out[:, None],
-                peak=peak[:, None],
+                peak=np.full((len(experts), 1), acc.peak_flops_per_s(comp)),
                 t_r1=t_r1,
                 group1=t_r1 * lay.ep,
                 local=model.experts / lay.ep,
@@ -563,12 +514,18 @@ class ServingSolver:
         return tab
 
     def _eval_table(
-        self, tab: _Table, batch: np.ndarray, context: np.ndarray
+        self,
+        tab: _Table,
+        batch: np.ndarray,
+        context: np.ndarray,
+        padded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-category time [s], compute-busy [s] and memory-busy [s] of one table.
 
-        ``batch`` and ``context`` are 1-D arrays of equal length; returns
-        ``(parts[len(keys), N], tensor_busy[N], memory_busy[N])``.
+        ``batch`` and ``context`` are 1-D arrays of equal length; ``padded``
+        (default ``batch``) is the batch the GEMMs and per-token kernels run
+        at (a CUDA graph's size), attention's context terms use ``batch``.
+        Returns ``(parts[len(keys), N], tensor_busy[N], memory_busy[N])``.
         """
         eff = self.kernel_eff
         bw = self.hbm_Bps
@@ -579,39 +536,61 @@ class ServingSolver:
         m_busy = np.zeros(n_cases)
         ov = eff.overhead_s
         b = batch[None, :]
+        bp = b if padded is None else padded[None, :]
+        small = self._small_tile_eff
 
         def gemm(  # noqa: PLR0917 - the GEMM coefficient arrays, in gemm_op order
-            m: Any, n: Any, k: Any, c: Any, b_in: Any, b_out: Any, peak: Any
-        ) -> None:
+            m: Any, n: Any, k: Any, c: Any, b_in: Any, b_w: Any, b_out: Any, peak: Any,
+            grouped: bool = False,
+        ) -> None:  # fmt: skip
             flops = 2.0 * m * n * k * c
-            moved = ((m * k + k * n) * b_in + m * n * b_out) * c
+            moved = (m * k * b_in + k * n * b_w + m * n * b_out) * c
             ce = np.asarray(eff.gemm(m, n, k, c), dtype=float)
+            if grouped and small is not None:
+                # the row tile shrinks to the tokens per expert (at least ``small``)
+                ce = np.where(m < eff.tile_m, np.asarray(small.gemm(m, n, k, c)), ce)
             ce = ce * np.where(b_in < 2.0, narrow, 1.0)
             ct = flops / (peak * ce)
             mt = moved / (bw * eff.hbm)
             cb = ct > mt
-            t = np.maximum(ct, mt) + ov
+            if grouped:
+                # grouped GEMM: the shorter of compute and memory is only partly hidden
+                t = (
+                    np.maximum(ct, mt)
+                    + (1.0 - eff.grouped_overlap) * np.minimum(ct, mt)
+                    + ov
+                    + c * eff.group_overhead_s
+                )
+            else:
+                t = np.maximum(ct, mt) + ov
             parts[_CAT["compute"]] += np.where(cb, t, 0.0).sum(axis=0)
             parts[_CAT["weights"]] += np.where(cb, 0.0, t).sum(axis=0)
             t_busy[:] += ct.sum(axis=0)
             m_busy[:] += mt.sum(axis=0)
 
         if tab.g_m1.size:
-            gemm(tab.g_m1 * b, tab.g_n, tab.g_k, tab.g_count, tab.g_b_in, tab.g_b_out, tab.g_peak)
+            gemm(
+                tab.g_m1 * bp, tab.g_n, tab.g_k, tab.g_count, tab.g_b_in, tab.g_b_w,
+                tab.g_b_out, tab.g_peak,
+            )  # fmt: skip
         if tab.moe is not None:
             d = tab.moe
-            tokens = d["t_r1"] * b
+            tokens = d["t_r1"] * bp
             if d["ratio"] < 1.0:
-                hit = -np.expm1(d["group1"] * b * math.log1p(-d["ratio"]))
+                hit = -np.expm1(d["group1"] * bp * math.log1p(-d["ratio"]))
             else:
-                hit = np.ones_like(b)
+                hit = np.ones_like(bp)
             count = d["local"] * hit
-            m_e = tokens * d["topk"] / count
-            gemm(m_e, d["n"], d["k"], count, d["b_in"], d["b_out"], d["peak"])
+            load = self._expert_load(d["group1"] * bp)
+            m_e = tokens * d["topk"] * load / count
+            gemm(
+                m_e, d["n"], d["k"], count, d["b_in"], d["b_w"], d["b_out"], d["peak"],
+                grouped=True,
+            )  # fmt: skip
         if tab.l_f0.size:
             c_eff = np.minimum(context[None, :], tab.l_window)
-            flops = b * (tab.l_f0 + tab.l_f1 * c_eff)
-            moved = b * (tab.l_b0 + tab.l_b1 * c_eff)
+            flops = bp * tab.l_f0 + b * tab.l_f1 * c_eff
+            moved = bp * tab.l_b0 + b * tab.l_b1 * c_eff
             ct = flops / (tab.l_peak * tab.l_ce)
             mt = moved / (bw * tab.l_me)
             t = np.maximum(ct, mt) + ov
@@ -621,6 +600,16 @@ class ServingSolver:
             t_busy += ct.sum(axis=0)
             m_busy += mt.sum(axis=0)
         return parts, t_busy, m_busy
+
+    def _expert_load(self, group_tokens: Any) -> Any:
+        """Busiest expert-parallel rank's routed tokens over the mean rank's (>= 1)."""
+        model = self.model
+        ep = self.layout.ep
+        if ep < 2 or not model.is_moe:
+            return 1.0
+        return expert_load_factor(
+            group_tokens, model.experts, model.experts_per_token, ep, self.eff.expert_load_cv
+        )
 
     # ----------------------------------------------------------- communication
     def span(self, ranks: tuple[int, ...]) -> GroupSpan | None:
@@ -659,10 +648,15 @@ class ServingSolver:
         ep_layer = np.zeros_like(tokens)
         if lay.ep > 1 and model.is_moe:
             ep_ranks = tuple(range(lay.ep))
-            routed = tokens * lay.etp / lay.tp * model.experts_per_token * h * a
+            # the busiest rank receives load x the mean; dispatch in FP8 when the
+            # experts compute in 8 bits or fewer, combine in the activation precision
+            load = self._expert_load(tokens * lay.etp / lay.tp * lay.ep)
+            routed = tokens * lay.etp / lay.tp * model.experts_per_token * h * load
+            d_b = 1.0 if (self.eff.dispatch_fp8 and self.format.expert_compute.bytes <= 1.0) else a
             ep_layer = (
-                2.0 * self._comm("all_to_all", ep_ranks, routed) * (1.0 - self.eff.ep_overlap)
-            )
+                self._comm("all_to_all", ep_ranks, routed * d_b)
+                + self._comm("all_to_all", ep_ranks, routed * a)
+            ) * (1.0 - self.eff.ep_overlap)
         # vocabulary-parallel embedding (all-reduce) and LM head (gather the logits)
         first = self._comm("all_reduce", tp_ranks, tokens * h * a) * exposed_tp
         vocab = math.ceil(model.vocab / lay.tp) * lay.tp
@@ -679,18 +673,28 @@ class ServingSolver:
 
     # ------------------------------------------------------------- passes
     def _stage_pass(
-        self, phase: str, seq_len: int, micro: np.ndarray, context: np.ndarray
+        self,
+        phase: str,
+        seq_len: int,
+        micro: np.ndarray,
+        context: np.ndarray,
+        padded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Busiest stage's pass over ``micro`` sequences: (time, parts, tensor, memory, network)."""
+        """Busiest stage's pass over ``micro`` sequences: (time, parts, tensor, memory, network).
+
+        ``padded``: the batch GEMMs, per-token kernels and communication run
+        at (a CUDA graph's size); ``micro`` by default.
+        """
         tables = self._tables_for(phase, seq_len)
         n_types = len(self.types)
         n = micro.shape[0]
         keys = len(DECODE_BREAKDOWN_KEYS)
         per_type = []
         for tab in tables:
-            per_type.append(self._eval_table(tab, micro, context))
-        tokens = micro * (1.0 if phase == "decode" else float(seq_len))
-        tp_l, ep_l, tp_first, tp_last = self._stage_comm(tokens, micro)
+            per_type.append(self._eval_table(tab, micro, context, padded))
+        run = micro if padded is None else padded
+        tokens = run * (1.0 if phase == "decode" else float(seq_len))
+        tp_l, ep_l, tp_first, tp_last = self._stage_comm(tokens, run)
         pp = self.layout.pp
         parts = np.zeros((pp, keys, n))
         tensor = np.zeros((pp, n))
@@ -755,12 +759,31 @@ class ServingSolver:
         b, c = b.ravel(), c.ravel()
         pp = float(self.layout.pp)
         micro = b / np.minimum(b, pp)
-        _t, parts, tensor, memory, network = self._stage_pass("decode", 1, micro, c)
+        padded = self.padded_batch(micro)
+        _t, parts, tensor, memory, network = self._stage_pass("decode", 1, micro, c, padded)
         p2p = self._p2p(micro)
         parts = parts * pp
         parts[_CAT["pp_comm"]] += pp * p2p if self.layout.pp > 1 else 0.0
         parts[_CAT["overhead"]] += self.eff.step_overhead_s
         return self._arrays(parts, tensor * pp, memory * pp, network * pp + p2p * pp, shape)
+
+    def padded_batch(self, batch: Any) -> np.ndarray | None:
+        """Batch a decode step of ``batch`` sequences runs at (``None`` without CUDA graphs).
+
+        The smallest captured size of :attr:`EngineLimits.cuda_graph_batch_sizes`
+        at or above the batch (rounded up to whole sequences).
+        """
+        lim = self.limits
+        if not lim.cuda_graph_batch_sizes:
+            return None
+        sizes = [float(x) for x in lim.cuda_graph_batch_sizes]
+        if lim.max_batch_size is not None:
+            sizes = [x for x in sizes if x <= lim.max_batch_size] + [float(lim.max_batch_size)]
+        grid = np.unique(np.array(sizes))
+        b = np.asarray(batch, dtype=float)
+        idx = np.searchsorted(grid, np.ceil(b - 1e-9))
+        top = grid[np.minimum(idx, grid.size - 1)]
+        return np.where(idx < grid.size, np.maximum(top, b), b)
 
     def prefill(self, batch: Any, input_tokens: int) -> StepArrays:
         """Time of the prefill pass of ``batch`` prompts of ``input_tokens`` on one replica.
@@ -793,7 +816,7 @@ class ServingSolver:
         the prompts in it, without the fixed per-pass overhead (the chunk
         shares the decode step's).
         """
-        per_chunk = max(1, self.mem.prefill_chunk_tokens // input_tokens)
+        per_chunk = max(1, self.chunk_tokens // input_tokens)
         b = np.array([float(per_chunk)])
         _t, parts, _tb, _mb, _nb = self._stage_pass(
             "prefill", input_tokens, b, np.array([float(input_tokens)])
@@ -822,7 +845,8 @@ class ServingSolver:
         """Weight bytes per GPU of each pipeline stage [B]."""
         model = self.model
         lay = self.layout
-        wb = self.precision.bytes
+        wb = self.format.dense_bytes
+        eb = self.format.expert_bytes
         tp = lay.tp
         attn = float(model.attention_params)
         if model.attention_kind is AttentionKind.MLA:
@@ -837,14 +861,14 @@ class ServingSolver:
         if model.is_moe:
             routed = model.experts * float(model.expert_params) / (lay.ep * lay.etp)
             moe = (
-                float(model.router_params)
-                + model.shared_experts * float(model.expert_params) / tp
-                + routed
-            )
+                float(model.router_params) + model.shared_experts * float(model.expert_params) / tp
+            ) * wb + routed * eb
         else:
             moe = 0.0
-        per_type = np.array([attn_local + norms + (moe if t.moe else dense) for t in self.types])
-        stages = self.stage_counts @ per_type * wb
+        per_type = np.array(
+            [(attn_local + norms) * wb + (moe if t.moe else dense * wb) for t in self.types]
+        )
+        stages = self.stage_counts @ per_type
         stages[0] += model.embedding_params / tp * self.act.bytes
         stages[-1] += (model.lm_head_params / tp + model.norm_params) * wb
         return stages
@@ -892,7 +916,7 @@ class ServingSolver:
         b = np.asarray(batch, dtype=float)
         model = self.model
         lay = self.layout
-        tokens = np.minimum(b * input_tokens, float(self.mem.prefill_chunk_tokens)) + b
+        tokens = np.minimum(b * input_tokens, float(self.chunk_tokens)) + b
         up = 2.0 if model.activation.matrices == 3 else 1.0
         ffn = float(model.ffn_hidden) / lay.tp
         if model.is_moe:
@@ -932,6 +956,12 @@ class ServingSolver:
         }
 
     @property
+    def chunk_tokens(self) -> int:
+        """Most prompt tokens one pass prefills [tokens]: ``max_num_tokens`` or ``prefill_chunk_tokens``."""
+        lim = self.limits.max_num_tokens
+        return int(lim) if lim is not None else self.mem.prefill_chunk_tokens
+
+    @property
     def usable_B(self) -> float:
         """Bytes of HBM weights, KV cache and activations may use [B]."""
         return self.capacity_B * self.mem.memory_utilization
@@ -947,9 +977,15 @@ class ServingSolver:
         Memory grows with the batch, so an integer bisection finds it.
         """
         usable = self.usable_B
+        frac = self.mem.kv_cache_fraction
 
         def fits(b: int) -> bool:
-            return bool(self.memory_needed_B(float(b), input_tokens, output_tokens) <= usable)
+            parts = self.memory_parts(float(b), input_tokens, output_tokens)
+            if frac is None:
+                need = parts["weights"] + parts["kv_cache"] + parts["activations"]
+                return bool(need <= usable)
+            free = usable - parts["weights"] - parts["activations"]
+            return bool(parts["kv_cache"] <= frac * free)
 
         if not fits(1):
             return 0
@@ -966,12 +1002,34 @@ class ServingSolver:
                 hi = mid
         return lo
 
+    def operating_batch(self, input_tokens: int, output_tokens: int) -> int:
+        """Largest batch the engine runs: memory, ``max_batch_size`` and ``max_num_tokens``.
+
+        The smallest of :meth:`max_batch` (memory), the engine's
+        ``max_batch_size`` and the batch whose decode tokens plus the
+        prefill chunks of its replacements fit ``max_num_tokens``
+        (:meth:`EngineLimits.token_limited_batch`); 0 if nothing fits.
+        """
+        best = self.max_batch(input_tokens, output_tokens)
+        lim = self.limits
+        if lim.max_batch_size is not None:
+            best = min(best, lim.max_batch_size)
+        tok = lim.token_limited_batch(input_tokens, output_tokens)
+        if tok is not None and best > 0:
+            best = min(best, tok)
+        return best
+
     def check_fits(self, batch: int, input_tokens: int, output_tokens: int) -> None:
         """Raise InfeasibleLayoutError (rule ``"memory"``) if ``batch`` does not fit."""
         parts = self.memory_parts(float(batch), input_tokens, output_tokens)
         need = float(sum(float(v) for v in parts.values()))
-        if need <= self.usable_B:
+        frac = self.mem.kv_cache_fraction
+        if frac is None and need <= self.usable_B:
             return
+        if frac is not None:
+            free = self.usable_B - float(parts["weights"]) - float(parts["activations"])
+            if float(parts["kv_cache"]) <= frac * free:
+                return
         from ..units import Q_, format_quantity
 
         detail = ", ".join(f"{k} {format_quantity(Q_(float(v), 'B'))}" for k, v in parts.items())
@@ -984,171 +1042,3 @@ class ServingSolver:
             f"but {self.accelerator.name} offers {format_quantity(Q_(self.usable_B, 'B'))} "
             f"({self.mem.memory_utilization:.0%} of {format_quantity(Q_(self.capacity_B, 'B'))})",
         )
-
-
-# --------------------------------------------------------------------------- serving modes
-@attrs.frozen(kw_only=True, eq=False)
-class ServingArrays:
-    """Latency and throughput of a replica at arrays of batches (floats in SI units).
-
-    Parameters
-    ----------
-    batch
-        Sequences per replica [sequences].
-    ttft_s
-        Time to first token [s].
-    tpot_s
-        Mean time per output token after the first [s] (0 when one token is
-        generated).
-    tokens_per_s
-        Output tokens per second of one replica [1/s].
-    prefill_s
-        Time of the prefill pass the first token waits for [s].
-    breakdown
-        Part of the mean time per output token -> time [s]: the keys of
-        :data:`DECODE_BREAKDOWN_KEYS` plus ``prefill`` (the prompts
-        continuous batching interleaves with the decode steps; 0 for a static
-        batch).  The parts add up to ``tpot_s``.
-    tensor_busy_s, memory_busy_s, network_busy_s
-        Of a mean decode step: time the compute units, HBM and links are busy
-        [s] (for the energy model).
-    prefill_busy_s
-        ``(tensor, memory, network)`` busy times of the prefill pass [s].
-    """
-
-    batch: np.ndarray
-    ttft_s: np.ndarray
-    tpot_s: np.ndarray
-    tokens_per_s: np.ndarray
-    prefill_s: np.ndarray
-    breakdown: Mapping[str, np.ndarray]
-    tensor_busy_s: np.ndarray
-    memory_busy_s: np.ndarray
-    network_busy_s: np.ndarray
-    prefill_busy_s: tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def _check_lengths(input_tokens: Any, output_tokens: Any) -> tuple[int, int]:
-    out = []
-    for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise SpecError(f"{name} must be an integer >= 1 tokens, got {value!r}")
-        out.append(int(value))
-    return out[0], out[1]
-
-
-def static_serving(
-    solver: ServingSolver, batch: Any, input_tokens: int, output_tokens: int
-) -> ServingArrays:
-    """A static batch: prefill all prompts, then decode until every sequence is done.
-
-    .. math::
-
-        T = t_{prefill}(B, s_{in}) + \\sum_{i=1}^{n-1} t_{decode}(B, s_{in} + i),
-        \\qquad \\text{throughput} = \\frac{B\\,n}{T}
-
-    for ``output_tokens`` :math:`n` (the first comes from the prefill), as
-    TensorRT-LLM's ``gptSessionBenchmark`` measures.  The sum over the growing
-    context uses :func:`context_points`.  TTFT is the prefill of the whole
-    batch; TPOT the mean decode step.
-
-    Parameters
-    ----------
-    solver
-        The deployment's :class:`ServingSolver`.
-    batch
-        Sequences per replica (scalar or 1-D array).
-    input_tokens, output_tokens
-        Prompt and generated tokens per sequence [tokens].
-    """
-    isl, osl = _check_lengths(input_tokens, output_tokens)
-    b = np.atleast_1d(np.asarray(batch, dtype=float))
-    pre = solver.prefill(b, isl)
-    ctx, w = context_points(isl, osl)
-    steps = float(osl - 1)
-    if steps > 0:
-        grid = solver.decode_step(b[:, None], ctx[None, :])
-        decode = {k: (v * w).sum(axis=1) for k, v in grid.breakdown.items()}
-        busy = [
-            (x * w).sum(axis=1) / steps
-            for x in (grid.tensor_busy_s, grid.memory_busy_s, grid.network_busy_s)
-        ]
-        decode_total = grid.time_s @ w
-        tpot = decode_total / steps
-        breakdown = {k: v / steps for k, v in decode.items()}
-    else:
-        zero = np.zeros_like(b)
-        decode_total = zero
-        tpot = zero
-        breakdown = {k: zero for k in DECODE_BREAKDOWN_KEYS}
-        busy = [zero, zero, zero]
-    breakdown["prefill"] = np.zeros_like(b)
-    total = pre.time_s + decode_total
-    return ServingArrays(
-        batch=b,
-        ttft_s=pre.time_s,
-        tpot_s=tpot,
-        tokens_per_s=b * osl / total,
-        prefill_s=pre.time_s,
-        breakdown=breakdown,
-        tensor_busy_s=busy[0],
-        memory_busy_s=busy[1],
-        network_busy_s=busy[2],
-        prefill_busy_s=(pre.tensor_busy_s, pre.memory_busy_s, pre.network_busy_s),
-    )
-
-
-def continuous_serving(
-    solver: ServingSolver, batch: Any, input_tokens: int, output_tokens: int
-) -> ServingArrays:
-    """Continuous (in-flight) batching at a steady state of ``batch`` requests per replica.
-
-    Requests are at uniformly spread stages of generation, so a decode step
-    attends to the mean context :math:`s_{in} + n/2` (attention work is a sum
-    over sequences, so the mean is exact).  Each step also prefills, in
-    chunks, the :math:`B/(n-1)` prompts that replace finished requests:
-
-    .. math::
-
-        \\text{TPOT} = t_{decode}(B, s_{in} + n/2) + \\frac{B}{n-1}\\, p_{req},
-        \\qquad \\text{throughput} = \\frac{B\\, n}{(n-1)\\,\\text{TPOT}}
-
-    with :math:`p_{req}` from :meth:`ServingSolver.prefill_per_request_s`
-    (for :math:`n = 1` the throughput is :math:`1/p_{req}`).  A new request
-    waits on average half a step, then runs its prefill in a step that also
-    decodes the batch: :math:`\\text{TTFT} = \\text{TPOT}/2 +
-    t_{prefill}(1, s_{in}) + t_{decode}(B)` (no queueing).
-    """
-    isl, osl = _check_lengths(input_tokens, output_tokens)
-    b = np.atleast_1d(np.asarray(batch, dtype=float))
-    p_req = solver.prefill_per_request_s(isl)
-    alone = solver.prefill(np.array([1.0]), isl)
-    step = solver.decode_step(b, np.full_like(b, isl + osl / 2.0))
-    breakdown = dict(step.breakdown)
-    if osl > 1:
-        share = b / (osl - 1) * p_req
-        tpot = step.time_s + share
-        tps = b * osl / ((osl - 1) * tpot)
-        ttft = tpot / 2.0 + float(alone.time_s[0]) + step.time_s
-    else:
-        share = np.zeros_like(b)
-        tpot = np.zeros_like(b)
-        tps = np.full_like(b, 1.0 / p_req)
-        ttft = np.full_like(b, float(alone.time_s[0]))
-        breakdown = {k: np.zeros_like(b) for k in DECODE_BREAKDOWN_KEYS}
-    breakdown["prefill"] = share
-    return ServingArrays(
-        batch=b,
-        ttft_s=ttft,
-        tpot_s=tpot,
-        tokens_per_s=tps,
-        prefill_s=np.full_like(b, float(alone.time_s[0])),
-        breakdown=breakdown,
-        tensor_busy_s=step.tensor_busy_s,
-        memory_busy_s=step.memory_busy_s,
-        network_busy_s=step.network_busy_s,
-        prefill_busy_s=tuple(
-            np.full_like(b, float(x[0]))
-            for x in (alone.tensor_busy_s, alone.memory_busy_s, alone.network_busy_s)
-        ),  # type: ignore[arg-type]
-    )

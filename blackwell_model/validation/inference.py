@@ -30,6 +30,34 @@ Reading of the cases
 * The catalog stores the "80 GB" of the datasheets as 80e9 B; the devices
   have 80 GiB (85.9e9 B).  Cases are predicted with ``check_memory=False``
   and the table says whether each fits the catalog capacity.
+
+The 2025 cases (phase ``infer-offline-max-throughput``) are NVIDIA's
+TensorRT-LLM performance overview on H200 (``trtllm-bench throughput``,
+PyTorch backend, all requests queued, fixed lengths; output tokens per
+second per GPU).  They are predicted with the
+:data:`~blackwell_model.solvers.serving_presets.TRTLLM_PYTORCH_2025` preset,
+the same for every case:
+
+* continuous batching at the batch the engine reaches: the smallest of the
+  KV-cache memory (95 % of what the weights and workspace leave), the
+  ``max_batch_size`` and ``max_num_tokens`` ``trtllm-bench`` derives from
+  the model config (:func:`~blackwell_model.solvers.serving_presets.trtllm_bench_limits`),
+  with decode steps padded to the published CUDA-graph batch sizes;
+* the checkpoints of the overview's model list: NVIDIA ModelOpt FP8
+  checkpoints (Llama 3.3 70B, Llama 3.1 405B, Qwen3-235B, Llama 4
+  Maverick), which declare an FP8 KV cache, ``deepseek-ai/DeepSeek-R1-0528``
+  (FP8 block-scaled weights; ``kv_cache_config: dtype: fp8`` in its
+  ``llm_options.yml``) and ``openai/gpt-oss-120b`` (MXFP4 experts, BF16
+  attention), which on Hopper runs the Triton MoE backend as W4A16 with a
+  BF16 KV cache ("Hopper: use auto");
+* attention data parallel plus expert parallel for "DEP" rows
+  (``InferenceLayout(tp=1, dp=ep, ep=ep)``).
+
+The three older Llama 3.1 405B rows come from an earlier revision of the
+overview whose column reads "Total Output Throughput (tokens/sec)"; they are
+read as the whole 8-GPU deployment's throughput (a per-GPU reading would
+put an FP8 405B model at 3,330 tokens/s per H200, faster per GPU than the
+70B model on the same page).
 """
 
 from __future__ import annotations
@@ -48,29 +76,56 @@ import numpy as np
 from ..errors import SpecError
 from ..parallel.inference import InferenceLayout
 from ..solvers.serving import TRTLLM_LEGACY, InferenceEfficiency
+from ..solvers.serving_presets import TRTLLM_PYTORCH_2025, trtllm_bench_limits
 
 __all__ = [
+    "CALIBRATION_GRID_2025",
     "INFERENCE_PHASES",
     "CalibrationResult",
     "InferenceCase",
     "InferenceCaseResult",
     "calibrate_inference",
+    "calibrate_serving_2025",
     "evaluate_inference",
     "inference_cases",
     "inference_table_rst",
     "median_abs_error",
+    "median_signed_error",
 ]
 
 #: Phases of ``public_cases.json`` that are inference measurements.
-INFERENCE_PHASES: tuple[str, ...] = ("infer-offline-static-batch", "infer-latency")
+INFERENCE_PHASES: tuple[str, ...] = (
+    "infer-offline-static-batch",
+    "infer-latency",
+    "infer-offline-max-throughput",
+)
 
 _MODELS = {
     "LLaMA 70B": "llama2-70b",
     "LLaMA 7B": "llama2-7b",
     "GPT-J 6B": "gpt-j-6b",
     "Falcon 180B": "falcon-180b",
+    "Llama 3.3 70B": "llama3-70b",
+    "Llama 3.1 405B": "llama3-405b",
+    "DeepSeek-R1-0528": "deepseek-v3",
+    "Qwen3-235B-A22B": "qwen3-235b-a22b",
+    "Llama 4 Maverick": "llama4-maverick",
+    "GPT-OSS-120B": "gpt-oss-120b",
 }
-_CLUSTERS = {"H100-SXM5-80GB": "DGX-H100", "A100-SXM4-80GB": "DGX-A100"}
+_CLUSTERS = {"H100-SXM5-80GB": "DGX-H100", "A100-SXM4-80GB": "DGX-A100", "H200": "DGX-H200"}
+
+#: The checkpoint each 2025 TensorRT-LLM row serves (perf-overview.md @ 03e27c7
+#: "FP8 Models"; GPT-OSS from the model's own repository): weight format,
+#: whether its ``hf_quant_config.json`` declares an FP8 KV cache (ModelOpt
+#: exports ``kv_cache_quant_algo: FP8``) and the KV dtype the run used.
+_CHECKPOINTS_2025: dict[str, tuple[str, bool, str]] = {
+    "llama3-70b": ("fp8", True, "fp8"),  # nvidia/Llama-3.3-70B-Instruct-FP8
+    "llama3-405b": ("fp8", True, "fp8"),  # nvidia/Llama-3.1-405B-Instruct-FP8
+    "qwen3-235b-a22b": ("fp8", True, "fp8"),  # nvidia/Qwen3-235B-A22B-FP8
+    "llama4-maverick": ("fp8", True, "fp8"),  # nvidia/Llama-4-Maverick-...-FP8
+    "deepseek-v3": ("fp8", False, "fp8"),  # deepseek-ai/DeepSeek-R1-0528, kv dtype fp8
+    "gpt-oss-120b": ("mxfp4-w4a16", False, "bf16"),  # openai/gpt-oss-120b, Hopper: auto
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -93,12 +148,16 @@ class InferenceCase:
     layout
         The :class:`~blackwell_model.parallel.inference.InferenceLayout`.
     batch, input_tokens, output_tokens
-        Static batch and lengths [sequences, tokens].
+        Static batch (``None`` for a max-throughput run: continuous batching
+        at the batch the engine reaches) and lengths [sequences, tokens].
     precision, kv_precision
-        Weight/GEMM and KV-cache precision names (``kv_precision`` may be
-        ``None``: the activation precision).
+        Weight/GEMM precision or weight-format name and KV-cache precision
+        (``kv_precision`` may be ``None``: the engine-like default).
     framework
         As published (``"TensorRT-LLM v0.6.1 gptSessionBenchmark"``).
+    limits
+        :class:`~blackwell_model.solvers.serving_params.EngineLimits` of the
+        run (``None`` for static batches).
     """
 
     id: str
@@ -108,15 +167,35 @@ class InferenceCase:
     system: str
     gpus: int
     layout: InferenceLayout
-    batch: int
+    batch: int | None
     input_tokens: int
     output_tokens: int
     precision: str
     kv_precision: str | None
     framework: str
+    limits: Any = None
+
+    @property
+    def era_2025(self) -> bool:
+        """True for the 2025 TensorRT-LLM PyTorch-backend runs."""
+        return "PyTorch backend" in self.framework
+
+    @property
+    def moe(self) -> bool:
+        """True when the served model is a mixture of experts."""
+        from .. import catalog
+
+        return bool(catalog.model(self.model).is_moe)
 
     def efficiency(self, base: InferenceEfficiency | None = None) -> InferenceEfficiency:
-        """The efficiency preset of the case's framework version (from ``base``)."""
+        """The efficiency preset of the case's framework version (from ``base``).
+
+        The 2025 cases use
+        :data:`~blackwell_model.solvers.serving_presets.TRTLLM_PYTORCH_2025`
+        (``base`` is then ignored: its parameters are the preset's).
+        """
+        if self.era_2025:
+            return TRTLLM_PYTORCH_2025.efficiency
         legacy = re.search(r"TensorRT-LLM v?0\.([0-9]+)", self.framework)
         base = base if base is not None else InferenceEfficiency()
         if legacy and int(legacy.group(1)) < 10:
@@ -133,6 +212,57 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in re.findall(r"\d+", text)]
 
 
+def _map_2025(raw: dict[str, Any], model: str, system: str) -> InferenceCase:
+    from .. import catalog
+
+    m = catalog.model(model)
+    fmt, declares_fp8_kv, kv = _CHECKPOINTS_2025[model]
+    isl, osl = (int(x) for x in re.search(r"(\d+)/(\d+)", raw["seq"]).groups())  # type: ignore[union-attr]
+    tp, ep = int(raw["tp"]), int(raw["ep"])
+    dp = _ints(str(raw["dp"]))[0]
+    gpus = int(raw["gpus"])
+    meas = raw["measured"]
+    if "output_tokens_per_s_per_GPU" in meas:
+        value = float(meas["output_tokens_per_s_per_GPU"])
+    else:  # "Total Output Throughput": the whole deployment
+        value = float(meas["output_tokens_per_s"]) / gpus
+    # trtllm-bench's view of the checkpoint: HF config heads (MLA configs carry
+    # no head_dim: hidden / heads, num_key_value_heads = heads) and the stored
+    # elements (MXFP4 packs two values per byte plus one scale per 32)
+    mla = m.attention_kind.value == "mla"
+    kv_heads = m.heads if mla else m.n_kv_heads
+    head = m.hidden // m.heads if mla else m.qk_dim
+    if fmt == "fp8":
+        elements, per_elem = float(m.total_params), 1.0
+    else:
+        experts = float(m.experts * m.expert_params * m.n_moe_layers)
+        elements = float(m.total_params) - experts + experts / 2.0 + experts / 32.0
+        per_elem = 2.0
+    acc = catalog.cluster(system, gpus=8).accelerator
+    limits = trtllm_bench_limits(
+        layers=m.layers, kv_heads=kv_heads, head_size=head, checkpoint_elements=elements,
+        bytes_per_element=per_elem, kv_bytes=1.0 if declares_fp8_kv else 2.0,
+        tp=tp * dp if ep > 1 else tp, pp=int(raw["pp"]), input_tokens=isl, output_tokens=osl,
+        device_memory_bytes=float(acc.memory_capacity.m),
+    )  # fmt: skip
+    return InferenceCase(
+        id=raw["id"],
+        metric="throughput",
+        measured=value,
+        model=model,
+        system=system,
+        gpus=gpus,
+        layout=InferenceLayout(tp=tp, pp=int(raw["pp"]), ep=ep, dp=dp),
+        batch=None,
+        input_tokens=isl,
+        output_tokens=osl,
+        precision=fmt,
+        kv_precision=kv,
+        framework=raw["framework"],
+        limits=limits,
+    )
+
+
 def _map(raw: dict[str, Any]) -> InferenceCase:
     model = _MODELS.get(raw["model"])
     system = _CLUSTERS.get(raw["hw"])
@@ -140,10 +270,13 @@ def _map(raw: dict[str, Any]) -> InferenceCase:
         raise SpecError(
             f"case {raw['id']!r}: no mapping for model {raw['model']!r} on {raw['hw']!r}"
         )
+    if raw["phase"] == "infer-offline-max-throughput":
+        return _map_2025(raw, model, system)
     h100 = raw["hw"].startswith("H100")
     prec = raw["precision"]
     precision = "fp8" if "FP8" in prec else "fp16"
-    kv = "fp8" if re.search(r"FP8 KV", prec) else None
+    # "FP8" alone: FP8 weights, BF16 cache (TensorRT-LLM 0.5)
+    kv = "fp8" if re.search(r"FP8 KV", prec) else ("bf16" if precision == "fp8" else None)
     seq = raw["seq"]
     isl = int(re.search(r"ISL (\d+)", seq).group(1))  # type: ignore[union-attr]
     osl_m = re.search(r"OSL (\d+)", seq)
@@ -182,7 +315,7 @@ def inference_cases(ids: Iterable[str] | None = None) -> tuple[InferenceCase, ..
     --------
     >>> cases = inference_cases()
     >>> len(cases), sorted({c.metric for c in cases})
-    (19, ['throughput', 'ttft'])
+    (32, ['throughput', 'ttft'])
     """
     rows = [r for r in _load_raw() if r["phase"] in INFERENCE_PHASES]
     if ids is not None:
@@ -217,6 +350,7 @@ def evaluate_inference(
     cases: Sequence[InferenceCase] | None = None,
     *,
     efficiency: InferenceEfficiency | None = None,
+    preset_efficiency: bool = False,
 ) -> tuple[InferenceCaseResult, ...]:
     """Predict every case with ``efficiency`` (framework presets applied per case).
 
@@ -226,7 +360,11 @@ def evaluate_inference(
         Cases to predict; all public inference cases by default.
     efficiency
         Base :class:`~blackwell_model.solvers.serving.InferenceEfficiency`
-        (the calibrated defaults when omitted).
+        (the calibrated defaults when omitted) of the 2023 cases.
+    preset_efficiency
+        Use ``efficiency`` for the 2025 cases too, in place of the
+        :data:`~blackwell_model.solvers.serving_presets.TRTLLM_PYTORCH_2025`
+        preset's (for :func:`calibrate_serving_2025`).
     """
     from .. import catalog
     from ..predict.inference import predict_inference
@@ -236,6 +374,7 @@ def evaluate_inference(
     for case in cases:
         model = catalog.model(case.model)
         cluster = catalog.cluster(case.system, gpus=max(case.gpus, 8))
+        memory = TRTLLM_PYTORCH_2025.memory if case.era_2025 else None
         rep = predict_inference(
             model,
             cluster,
@@ -245,7 +384,13 @@ def evaluate_inference(
             output_tokens=case.output_tokens,
             precision=case.precision,
             kv_precision=case.kv_precision,
-            efficiency=case.efficiency(efficiency),
+            efficiency=(
+                efficiency
+                if (preset_efficiency and case.era_2025 and efficiency is not None)
+                else case.efficiency(efficiency)
+            ),
+            memory=memory,
+            limits=case.limits,
             check_memory=False,
         )
         if case.metric == "ttft":
@@ -263,6 +408,11 @@ def evaluate_inference(
 def median_abs_error(results: Sequence[InferenceCaseResult]) -> float:
     """Median of ``|predicted / measured - 1|`` over ``results``."""
     return float(np.median([abs(r.error) for r in results]))
+
+
+def median_signed_error(results: Sequence[InferenceCaseResult]) -> float:
+    """Median of ``predicted / measured - 1`` over ``results``: the sign bias."""
+    return float(np.median([r.error for r in results]))
 
 
 @attrs.frozen(kw_only=True)
@@ -301,7 +451,7 @@ def calibrate_inference(
     base: InferenceEfficiency | None = None,
     grid: dict[str, Sequence[float]] | None = None,
 ) -> CalibrationResult:
-    """Fit ``narrow_gemm``, ``step_overhead_s`` and ``prefill_overhead_s`` on the cases.
+    """Fit ``narrow_gemm``, ``step_overhead_s`` and ``prefill_overhead_s`` on the 2023 cases.
 
     An exhaustive search of :data:`CALIBRATION_GRID` (or ``grid``) that
     minimises the mean absolute log error :math:`|\\ln(p/m)|` over the cases
@@ -312,7 +462,7 @@ def calibrate_inference(
     -------
     CalibrationResult
     """
-    cases = inference_cases() if cases is None else tuple(cases)
+    cases = tuple(c for c in (inference_cases() if cases is None else cases) if not c.era_2025)
     base = base or InferenceEfficiency()
     grid = dict(CALIBRATION_GRID if grid is None else grid)
     names = list(grid)
@@ -329,6 +479,61 @@ def calibrate_inference(
     return CalibrationResult(
         efficiency=eff,
         fitted={n: float(getattr(eff, n)) for n in names},
+        median_abs_error=median_abs_error(res),
+        results=res,
+    )
+
+
+#: Grid searched by :func:`calibrate_serving_2025`: the per-kernel time of
+#: CUDA-graph decode steps (``roofline.overhead_s``) and the expert
+#: popularity spread of served traffic (``expert_load_cv``).
+CALIBRATION_GRID_2025: dict[str, tuple[float, ...]] = {
+    "overhead_s": (0.0, 2e-6, 4e-6, 6e-6, 8e-6, 10e-6),
+    "expert_load_cv": (0.0, 1.0, 2.0, 3.0),
+}
+
+
+def calibrate_serving_2025(
+    cases: Sequence[InferenceCase] | None = None,
+    *,
+    grid: dict[str, Sequence[float]] | None = None,
+) -> CalibrationResult:
+    """Fit the two global parameters of the 2025 preset on the 2025 cases.
+
+    An exhaustive search of :data:`CALIBRATION_GRID_2025` minimising the mean
+    absolute log error over the ``infer-offline-max-throughput`` cases, with
+    every other parameter of
+    :data:`~blackwell_model.solvers.serving_presets.TRTLLM_PYTORCH_2025` at
+    its documented, sourced value.  ``overhead_s`` is set on the preset's
+    kernel efficiency, ``expert_load_cv`` on the preset itself.
+
+    Returns
+    -------
+    CalibrationResult
+        ``fitted`` holds ``overhead_s`` and ``expert_load_cv``.
+    """
+    from ..solvers import serving_presets
+
+    cases = tuple(c for c in (inference_cases() if cases is None else cases) if c.era_2025)
+    grid = dict(CALIBRATION_GRID_2025 if grid is None else grid)
+    preset = serving_presets.TRTLLM_PYTORCH_2025
+    best: tuple[float, InferenceEfficiency, tuple[InferenceCaseResult, ...]] | None = None
+    for ov, cv in itertools.product(grid["overhead_s"], grid["expert_load_cv"]):
+        eff = attrs.evolve(
+            preset.efficiency,
+            roofline=attrs.evolve(preset.efficiency.roofline, overhead_s=float(ov)),
+            expert_load_cv=float(cv),
+        )
+        res = evaluate_inference(cases, efficiency=eff, preset_efficiency=True)
+        score = float(np.mean([abs(math.log(r.predicted / r.case.measured)) for r in res]))
+        if best is None or score < best[0]:
+            best = (score, eff, res)
+    if best is None:
+        raise SpecError("grid must give at least one value per parameter")
+    _, eff, res = best
+    return CalibrationResult(
+        efficiency=eff,
+        fitted={"overhead_s": eff.roofline.overhead_s, "expert_load_cv": eff.expert_load_cv},
         median_abs_error=median_abs_error(res),
         results=res,
     )
@@ -353,7 +558,7 @@ def inference_table_rst(results: Sequence[InferenceCaseResult] | None = None) ->
             meas, pred, metric = f"{c.measured * 1e3:.0f} ms", f"{r.predicted * 1e3:.0f} ms", "TTFT"
         else:
             meas, pred = f"{c.measured:,.0f}", f"{r.predicted:,.0f}"
-            metric = "out tok/s/GPU"
+            metric = "out tok/s/GPU" + (" (max-throughput)" if c.era_2025 else "")
         note = "" if r.fits else " (*)"
         lines += [
             f"   * - ``{c.id}``{note}",
@@ -367,7 +572,24 @@ def inference_table_rst(results: Sequence[InferenceCaseResult] | None = None) ->
         "",
         f"Median \\|error\\| {np.median(errs):.1%} over {len(errs)} cases; "
         f"largest {max(errs):.1%}.",
+        "",
+        ".. list-table:: By model family (sign bias: median signed error)",
+        "   :header-rows: 1",
+        "",
+        "   * - family",
+        "     - cases",
+        "     - median \\|error\\|",
+        "     - sign bias",
     ]
+    for name, moe in (("dense", False), ("MoE", True)):
+        sel = [r for r in results if r.case.moe == moe]
+        if sel:
+            lines += [
+                f"   * - {name}",
+                f"     - {len(sel)}",
+                f"     - {median_abs_error(sel):.1%}",
+                f"     - {median_signed_error(sel):+.1%}",
+            ]
     if not all(r.fits for r in results):
         lines.append(
             "(*) needs more than the usable share of the catalog's 80e9 B capacity; "
