@@ -130,14 +130,11 @@ class Efficiency:
         overlap fully.
     group_overhead_s
         Fixed time per group of a grouped (MoE) GEMM [s], for the per-expert
-        scheduling, launch and tail of each expert's GEMM.  Default 14 µs:
-        128 experts x (512 x 1536 x 2048) BF16 on H100 take 2.57 ms with the
-        CUTLASS grouped kernel (3.18 ms looping cuBLAS) against 0.83 ms for
-        the roofline above (tgale96/grouped_gemm PR #37, Qwen3-30B-A3B
-        up-projection shape).  With few large groups (8 x 4096 or
-        16 x 2048 rows of 768 x 2048, TransformerEngine PR #2045) the kernels
-        run within 4 µs per group of the roofline, so the default is
-        pessimistic there by at most that.
+        scheduling, launch and tail of each expert's GEMM where the library
+        issues one GEMM per expert.  Default 0 (one fused grouped kernel, as
+        inference engines run); the training model uses
+        :data:`~blackwell_model.solvers.training.TE_GROUPED_GEMM_GROUP_S` for
+        Transformer Engine's grouped GEMM.
 
     Examples
     --------
@@ -161,7 +158,7 @@ class Efficiency:
     elementwise: float = attrs.field(default=0.80, validator=_OPEN_FRACTION)
     overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
     grouped_overlap: float = attrs.field(default=0.5, validator=fraction())
-    group_overhead_s: float = attrs.field(default=14.0e-6, validator=finite_non_negative)
+    group_overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
 
     def combine(self, op: Operator, compute_s: float, memory_s: float) -> float:
         """Kernel time [s] from its compute and memory times (without the fixed overhead).

@@ -68,6 +68,7 @@ _FRACTION = fraction()
 __all__ = [
     "BREAKDOWN_KEYS",
     "CALIBRATED_ROOFLINE",
+    "TE_GROUPED_GEMM_GROUP_S",
     "UNFUSED_SCORE_BYTES",
     "LayerTimes",
     "StepArrays",
@@ -118,6 +119,17 @@ def _activation(precision: Precision) -> Precision:
     return Precision.BF16 if precision.bytes < 2.0 else precision
 
 
+#: Fixed time per expert of a grouped GEMM as Megatron-Core runs it through
+#: Transformer Engine (one GEMM per local expert) [s].  14 µs: 128 experts x
+#: (512 x 1536 x 2048) BF16 on H100 take 2.57 ms with the CUTLASS grouped kernel
+#: (3.18 ms looping cuBLAS) against 0.83 ms for the roofline with
+#: ``grouped_overlap`` (tgale96/grouped_gemm PR #37, the Qwen3-30B-A3B
+#: up-projection shape).  With few large groups (8 x 4096 or 16 x 2048 rows of
+#: 768 x 2048, NVIDIA/TransformerEngine PR #2045) the kernels run within 4 µs per
+#: group of the roofline, so this is pessimistic there by at most that.  A
+#: kernel-level figure, not fitted to the training cases.
+TE_GROUPED_GEMM_GROUP_S = 14.0e-6
+
 #: Kernel efficiencies of the training model, calibrated against the public
 #: measured training cases (``python -m blackwell_model.validation.calibrate``;
 #: see ``docs/validation.rst``).  Fields not listed keep the
@@ -127,6 +139,7 @@ CALIBRATED_ROOFLINE = Efficiency(
     attention=0.35,  # calibrated (prior 0.55)
     attention_backward=0.2545,  # linked: 0.35 x 0.40 / 0.55 (ratio of the priors)
     overhead_s=2.0e-5,  # calibrated: 20 us per kernel (launch and inter-kernel gaps)
+    group_overhead_s=TE_GROUPED_GEMM_GROUP_S,  # kernel measurement, not calibrated
 )
 
 

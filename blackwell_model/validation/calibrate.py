@@ -33,7 +33,7 @@ import attrs
 
 from ..errors import SpecError
 from ..solvers._efficiency import Efficiency
-from ..solvers.training import TrainingEfficiency
+from ..solvers.training import TE_GROUPED_GEMM_GROUP_S, TrainingEfficiency
 from .training import TrainingCase, ValidationTable, training_cases, validation_table
 
 __all__ = [
@@ -59,7 +59,7 @@ __all__ = [
 GRIDS: dict[str, tuple[float, ...]] = {
     "roofline.gemm_max": tuple(round(0.50 + 0.02 * i, 2) for i in range(21)),
     "roofline.attention": tuple(round(0.15 + 0.05 * i, 2) for i in range(14)),
-    "roofline.overhead_s": tuple(round(1e-6 * i, 9) for i in range(0, 21, 2)),
+    "roofline.overhead_s": tuple(round(1e-6 * i, 9) for i in range(0, 31, 2)),
     "low_precision_gemm_fraction": tuple(round(0.05 * i, 2) for i in range(21)),
     "tp_overlap": tuple(round(0.1 * i, 1) for i in range(11)),
     "dp_overlap": tuple(round(0.1 * i, 1) for i in range(11)),
@@ -78,7 +78,7 @@ LINKED: dict[str, tuple[str, float]] = {
 #: :class:`~blackwell_model.solvers.Efficiency` defaults, every layer GEMM at the
 #: FP8 rate, half the TP and 90 % of the DP communication hidden).
 PRIOR = TrainingEfficiency(
-    roofline=Efficiency(),
+    roofline=Efficiency(group_overhead_s=TE_GROUPED_GEMM_GROUP_S),
     low_precision_gemm_fraction=1.0,
     tp_overlap=0.5,
     dp_overlap=0.9,
