@@ -268,8 +268,10 @@ EFFICIENCY_SOURCES: Final[Mapping[str, str]] = types.MappingProxyType(
             "= 0.70 x the 0.80 scale-up efficiency"
         ),
         "all_to_all_peer_latency_s": (
-            "1 us per peer: assumption (one grouped send/receive pair per peer; no "
-            "published small-message all-to-all latency table was found)"
+            "1 us per peer: DeepEP's low-latency kernels (128 tokens, hidden 7168, top-8, "
+            "H800) take 77 -> 194 us to dispatch and 114 -> 360 us to combine from 8 to 256 "
+            "peers, about 0.5 and 1.0 us per added peer (deepseek-ai/DeepEP docs/legacy.md "
+            "@ dd758caf)"
         ),
     }
 )
