@@ -211,13 +211,15 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
     # and sorts them into expert order (and back before the combine) when a rank holds
     # more than one expert: a gather over the routed copies each way
     sort = s.phase in (Phase.FORWARD, Phase.BACKWARD) and s.ep > 1 and local > 1
-    if sort:
-        ops.append(
-            elementwise_op(
-                "moe_sort_chunks", routed * h, routed * h, flops_per_element=0.0,
-                precision=act, module="moe_dispatch",
-            )
+
+    def gather(name: str) -> Any:
+        return elementwise_op(
+            name, routed * h, routed * h, flops_per_element=0.0, precision=act,
+            module="moe_dispatch",
         )  # fmt: skip
+
+    if sort:
+        ops.append(gather("moe_sort_chunks"))
     ops.extend(
         mlp_operators(
             model, "expert", width, m_e, s, count=experts_hit, kind=OpKind.MOE_GEMM,
@@ -225,12 +227,7 @@ def moe_operators(model: Any, s: Any, t: float, t_sp: float) -> list[Any]:
         )
     )  # fmt: skip
     if sort:
-        ops.append(
-            elementwise_op(
-                "moe_unsort_chunks", routed * h, routed * h, flops_per_element=0.0,
-                precision=act, module="moe_dispatch",
-            )
-        )  # fmt: skip
+        ops.append(gather("moe_unsort_chunks"))
     ops.append(
         elementwise_op(
             "moe_unpermute", routed * h, t_r * h, flops_per_element=float(k), precision=act,
