@@ -39,6 +39,7 @@ from .hardware import (
     Superchip,
     SwitchSpec,
     with_accelerator,
+    with_links,
 )
 from .parallel import InferenceLayout, Layout, MemoryModel, Recompute
 from .predict import (
@@ -129,4 +130,5 @@ __all__ = [
     "units",
     "ureg",
     "with_accelerator",
+    "with_links",
 ]

@@ -20,24 +20,35 @@ Llama 3 70B and 405B trained and served on DGX-H100 and GB200-NVL72 clusters
 
 Every subcommand takes ``--parts FILE.toml`` (repeatable) to load the user's
 own parts and models in the catalog format first, so they can be named like
-catalog entries.
+catalog entries, and ``--json`` (but ``graph``) for one strict-JSON document
+in the schema of :mod:`blackwell_model._json` (the docs' "JSON output" page).
+Options not given on the command line are listed with their values under the
+output ("defaults"), and whatever was rounded or assumed under "notes".
+
+Errors are one line on standard error: exit status 2 for a wrong argument or
+input, 3 for a bug, 130 after Ctrl-C (with whatever partial result there is).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import attrs
 
 from . import __version__, catalog
-from .errors import BlackwellModelError
+from ._json import document, spec_data
+from ._validate import MAX_INT
+from .errors import BlackwellModelError, InfeasibleLayoutError, Interrupted, SpecError
 from .hardware import Precision
 from .units import format_quantity
 
-__all__ = ["accelerator_table", "main"]
+__all__ = ["SEARCH_CHUNK", "accelerator_rows", "accelerator_table", "main"]
+
+_PROG = "blackwell-model"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -55,8 +66,34 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line, sep, *body])
 
 
-def _tf(acc: Any, p: Precision) -> str:
-    return f"{acc.peak(p).m / 1e12:,.0f}" if acc.supports(p) else "-"
+def accelerator_rows() -> list[dict[str, Any]]:
+    """The catalog's accelerators as rows of SI floats with unit-suffixed keys (None: absent)."""
+    rows = []
+    for name in catalog.names("accelerator"):
+        a = catalog.accelerator(name)
+        peaks = {
+            f"peak_{p.value}_flop_per_s": a.peak(p).m if a.supports(p) else None
+            for p in (Precision.BF16, Precision.FP8, Precision.FP4)
+        }
+        rows.append(
+            {
+                "accelerator": name,
+                **peaks,
+                "memory_capacity_B": a.memory_capacity.m,
+                "memory_bandwidth_Bps": a.memory_bandwidth.m,
+                "scale_up_bandwidth_Bps": a.scale_up_bandwidth.m if a.scale_up_link else None,
+                "nic_bandwidth_Bps": a.nic.bandwidth.m if a.nic is not None else None,
+                "tdp_W": a.tdp.m,
+                "ridge_point_bf16_flop_per_B": (
+                    a.ridge_point("bf16").m if a.supports("bf16") else None
+                ),
+            }
+        )
+    return rows
+
+
+def _fmt(value: float | None, scale: float, spec: str) -> str:
+    return "-" if value is None else format(value / scale, spec)
 
 
 def accelerator_table() -> str:
@@ -73,137 +110,287 @@ def accelerator_table() -> str:
         "TDP W",
         "ridge BF16 FLOP/B",
     ]
-    rows = []
-    for name in catalog.names("accelerator"):
-        a = catalog.accelerator(name)
-        nic = f"{a.nic.bandwidth.m * 8 / 1e9:,.0f}" if a.nic is not None else "-"
-        ridge = f"{a.ridge_point('bf16').m:,.0f}" if a.supports("bf16") else "-"
-        rows.append(
-            [
-                name,
-                _tf(a, Precision.BF16),
-                _tf(a, Precision.FP8),
-                _tf(a, Precision.FP4),
-                f"{a.memory_capacity.m / 1e9:,.0f}",
-                f"{a.memory_bandwidth.m / 1e12:.2f}",
-                f"{a.scale_up_bandwidth.m / 1e9:,.0f}" if a.scale_up_link else "-",
-                nic,
-                f"{a.tdp.m:,.0f}",
-                ridge,
-            ]
-        )
+    rows = [
+        [
+            r["accelerator"],
+            _fmt(r["peak_bf16_flop_per_s"], 1e12, ",.0f"),
+            _fmt(r["peak_fp8_flop_per_s"], 1e12, ",.0f"),
+            _fmt(r["peak_fp4_flop_per_s"], 1e12, ",.0f"),
+            _fmt(r["memory_capacity_B"], 1e9, ",.0f"),
+            _fmt(r["memory_bandwidth_Bps"], 1e12, ".2f"),
+            _fmt(r["scale_up_bandwidth_Bps"], 1e9, ",.0f"),
+            _fmt(r["nic_bandwidth_Bps"], 1e9 / 8, ",.0f"),
+            _fmt(r["tdp_W"], 1.0, ",.0f"),
+            _fmt(r["ridge_point_bf16_flop_per_B"], 1.0, ",.0f"),
+        ]
+        for r in accelerator_rows()
+    ]
     return (
         "Dense peak TFLOP/s per accelerator (catalog; sources: `blackwell-model catalog accelerator NAME`)\n\n"
         + _table(headers, rows)
     )
 
 
-def _cmd_catalog(args: argparse.Namespace) -> int:
+# ------------------------------------------------------------------ run context
+@attrs.define
+class _Run:
+    """One command line: its arguments, which options were given, and notes to print."""
+
+    command: str
+    args: argparse.Namespace
+    given: set[str]
+    shown: dict[str, Any] = attrs.field(factory=dict)  # option -> value actually used
+    notes: list[str] = attrs.field(factory=list)
+
+    def use(self, option: str, value: Any) -> Any:
+        """Record the value used for ``option`` (dest name) and return it."""
+        self.shown[option] = value
+        return value
+
+    @property
+    def defaults(self) -> list[str]:
+        """Options (dest names) left at their default, in the order they are used.
+
+        Flags that are off (``--no-memory-check`` not given) are not listed.
+        """
+        return [k for k in self.shown if k not in self.given and self.shown[k] is not False]
+
+    def defaults_line(self) -> str:
+        """``"defaults (not given): cp=2 vpp=5 ..."`` or ``""``."""
+        shown = [f"{k.replace('_', '-')}={_text(self.shown[k])}" for k in self.defaults]
+        return "defaults (not given on the command line): " + " ".join(shown) if shown else ""
+
+    def emit(self, text: str, result: Any) -> None:
+        """Print the text output with its defaults and notes, or the JSON document."""
+        if self.args.json:
+            print(
+                document(
+                    self.command,
+                    result,
+                    inputs=self.shown,
+                    defaults=self.defaults,
+                    notes=self.notes,
+                )
+            )
+            return
+        print(text)
+        line = self.defaults_line()
+        if line or self.notes:
+            print()
+        if line:
+            print(line)
+        for note in self.notes:
+            print(f"note: {note}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _given(
+    parser: argparse.ArgumentParser, argv: Sequence[str], args: argparse.Namespace
+) -> set[str]:
+    """Dest names of the options and positionals given on the command line."""
+    tokens = list(argv)
+    if "--" in tokens:
+        tokens = tokens[: tokens.index("--")]
+    out = set()
+    for action in parser._actions:
+        if action.option_strings:
+            if any(t == o or t.startswith(o + "=") for o in action.option_strings for t in tokens):
+                out.add(action.dest)
+        elif getattr(args, action.dest, None) != action.default:
+            out.add(action.dest)
+    return out
+
+
+def _with_hint(exc: BlackwellModelError, hint: str) -> BlackwellModelError:
+    """``exc`` with ``hint`` appended to its message (layout errors only keep their rule)."""
+    if isinstance(exc, InfeasibleLayoutError):
+        return InfeasibleLayoutError(exc.rule, exc.message + hint)
+    return exc
+
+
+def _cluster(run: _Run, gpus: int) -> Any:
+    """The cluster of ``gpus`` GPUs of ``--system``, with a note on what was rounded."""
+    cluster = catalog.cluster(run.use("system", run.args.system), gpus=gpus)
+    if cluster.rounding_note:
+        run.notes.append(f"cluster: {cluster.rounding_note}")
+    return cluster
+
+
+# ------------------------------------------------------------------ commands
+def _cmd_catalog(run: _Run) -> int:
+    args = run.args
     if args.table:
-        print(accelerator_table())
+        if args.kind is not None:
+            raise SpecError(f"--table shows every accelerator; give no KIND, got {args.kind!r}")
+        run.emit(accelerator_table(), accelerator_rows())
         return 0
     if args.kind is None:
         listing = catalog.names()
-        if args.json:
-            print(json.dumps(listing, indent=2))
-        else:
-            for kind, names in listing.items():  # type: ignore[union-attr]
-                print(f"{kind} ({len(names)}): {', '.join(names)}")
+        text = "\n".join(f"{k} ({len(v)}): {', '.join(v)}" for k, v in listing.items())  # type: ignore[union-attr]
+        run.emit(text, listing)
         return 0
+    run.use("kind", args.kind)
     if args.name is None:
         names = catalog.names(args.kind)
-        print(json.dumps(names, indent=2) if args.json else "\n".join(names))  # type: ignore[arg-type]
+        run.emit("\n".join(names), names)
         return 0
-    part = catalog.get(args.kind, args.name)
-    if args.json:
-        print(json.dumps(part.to_dict(), indent=2))
-        return 0
-    print(part.summary())
+    part = catalog.get(args.kind, run.use("name", args.name))
+    lines = [part.summary()]
     sources = getattr(part, "sources", {})
     if sources:
-        print("  sources:")
-        for k, v in sources.items():
-            print(f"    {k}: {v}")
+        lines.append("  sources:")
+        lines += [f"    {k}: {v}" for k, v in sources.items()]
     notes = getattr(part, "notes", "")
     if notes:
-        print(f"  notes: {notes}")
+        lines.append(f"  notes: {notes}")
+    run.emit("\n".join(lines), {"kind": args.kind, "part": spec_data(part)})
     return 0
 
 
-def _load_parts(args: argparse.Namespace) -> None:
-    for path in getattr(args, "parts", None) or ():
-        catalog.load_toml(path)
+def _largest_dp(gpus: int, inner: int, global_batch: int, micro_batch: int) -> int:
+    """Largest dp with ``inner * dp <= gpus`` that divides the global batch (0 if none)."""
+    for dp in range(gpus // inner, 0, -1):
+        if global_batch % (dp * micro_batch) == 0:
+            return dp
+    return 0
 
 
-def _cluster(args: argparse.Namespace) -> Any:
-    return catalog.cluster(args.system, gpus=args.gpus)
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
+def _cmd_train(run: _Run) -> int:
     from .parallel import Layout
     from .predict import predict_training
 
-    model = catalog.model(args.model)
-    cluster = _cluster(args)
-    dp = args.dp
-    if dp is None:
-        inner = args.tp * args.pp * args.cp
-        if args.gpus % inner:
-            print(
-                f"blackwell-model: error: --gpus {args.gpus} is not divisible by "
-                f"tp*pp*cp = {inner}; give --dp",
-                file=sys.stderr,
+    a = run.args
+    model = catalog.model(run.use("model", a.model))
+    gpus = run.use("gpus", a.gpus)
+    tp, pp, cp = run.use("tp", a.tp), run.use("pp", a.pp), run.use("cp", a.cp)
+    ep = run.use("ep", a.ep)
+    vpp = run.use("vpp", a.vpp if a.vpp is not None else (5 if pp > 1 else 1))
+    mb, gb = run.use("micro_batch", a.micro_batch), run.use("global_batch", a.global_batch)
+    inner = tp * pp * cp
+    if a.dp is None:
+        if inner > gpus:
+            raise SpecError(f"--gpus {gpus} is fewer than tp*pp*cp = {tp}*{pp}*{cp} = {inner}")
+        dp = _largest_dp(gpus, inner, gb, mb)
+        if dp == 0:
+            raise SpecError(
+                f"no dp <= {gpus // inner} divides the global batch {gb} into micro-batches of "
+                f"{mb}; give --dp or another --global-batch"
             )
-            return 2
-        dp = args.gpus // inner
-    layout = Layout(
-        tp=args.tp,
-        pp=args.pp,
-        dp=dp,
-        cp=args.cp,
-        ep=args.ep,
-        vpp=args.vpp,
-        micro_batch=args.micro_batch,
-        global_batch=args.global_batch,
-        seq_len=args.seq_len,
-        precision=args.precision,
-        recompute=args.recompute,
-        zero=args.zero,
-        placement=args.placement,
-    )
-    report = predict_training(model, cluster, layout, check_memory=not args.no_memory_check)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        if dp * inner < gpus:
+            run.notes.append(
+                f"dp={dp} is the largest data-parallel degree with tp*pp*cp*dp <= {gpus} GPUs "
+                f"that divides the global batch of {gb}: the layout uses {dp * inner} of the "
+                f"{gpus} GPUs (give --dp to choose)"
+            )
     else:
-        print(report.summary())
+        dp = a.dp
+        if dp * inner > gpus:
+            raise SpecError(
+                f"tp*pp*cp*dp = {tp}*{pp}*{cp}*{dp} = {dp * inner} GPUs but --gpus is {gpus}"
+            )
+        if dp * inner < gpus:
+            run.notes.append(f"the layout uses {dp * inner} of the {gpus} GPUs")
+    run.use("dp", dp)
+    cluster = _cluster(run, gpus)
+    hint = ""
+    try:
+        layout = Layout(
+            tp=tp,
+            pp=pp,
+            dp=dp,
+            cp=cp,
+            ep=ep,
+            vpp=vpp,
+            micro_batch=mb,
+            global_batch=gb,
+            seq_len=run.use("seq_len", a.seq_len),
+            precision=run.use("precision", a.precision),
+            recompute=run.use("recompute", a.recompute),
+            zero=run.use("zero", a.zero),
+            placement=run.use("placement", a.placement),
+        )
+        run.use("no_memory_check", a.no_memory_check)
+        report = predict_training(model, cluster, layout, check_memory=not a.no_memory_check)
+    except BlackwellModelError as exc:
+        line = run.defaults_line()
+        if line:
+            hint = f" ({line})"
+        raise _with_hint(exc, hint) from None
+    precision = layout.precision.value
+    run.notes.append(
+        f"MFU and HFU are against the dense {precision} peak of {cluster.accelerator.name} "
+        f"({format_quantity(report.peak_flops_per_gpu)} per GPU)"
+    )
+    result = report.to_dict()
+    if report.energy is not None and "energy" not in result:
+        result["energy"] = report.energy.to_dict()
+    run.emit(report.summary(), result)
     return 0
 
 
-def _cmd_infer(args: argparse.Namespace) -> int:
+def _cmd_infer(run: _Run) -> int:
     from .parallel import InferenceLayout
     from .predict import predict_inference
 
-    model = catalog.model(args.model)
-    layout = InferenceLayout(tp=args.tp, pp=args.pp, ep=args.ep, dp=args.dp)
-    cluster = catalog.cluster(args.system, gpus=args.gpus or layout.gpus)
+    a = run.args
+    model = catalog.model(run.use("model", a.model))
+    tp, pp, ep = run.use("tp", a.tp), run.use("pp", a.pp), run.use("ep", a.ep)
+    per_replica = tp * pp
+    if a.gpus is None:
+        dp = a.dp if a.dp is not None else 1
+        gpus = per_replica * dp
+    else:
+        gpus = a.gpus
+        if per_replica > gpus:
+            raise SpecError(f"--gpus {gpus} is fewer than one replica needs: tp*pp = {per_replica}")
+        if a.dp is None:
+            dp = gpus // per_replica
+        else:
+            dp = a.dp
+            if per_replica * dp > gpus:
+                raise SpecError(
+                    f"tp*pp*dp = {tp}*{pp}*{dp} = {per_replica * dp} GPUs but --gpus is {gpus}"
+                )
+        if per_replica * dp < gpus:
+            run.notes.append(
+                f"the deployment uses {per_replica * dp} of the {gpus} GPUs (tp*pp*dp = "
+                f"{tp}*{pp}*{dp}; {gpus} is not a multiple of tp*pp = {per_replica})"
+                if a.dp is None
+                else f"the deployment uses {per_replica * dp} of the {gpus} GPUs"
+            )
+    run.use("dp", dp)
+    run.use("gpus", gpus)
+    layout = InferenceLayout(tp=tp, pp=pp, ep=ep, dp=dp)
+    cluster = _cluster(run, gpus)
     rep = predict_inference(
         model,
         cluster,
         layout,
-        batch=args.batch,
-        input_tokens=args.input_tokens,
-        output_tokens=args.output_tokens,
-        precision=args.precision,
-        kv_precision=args.kv_precision,
+        batch=a.batch,
+        input_tokens=run.use("input_tokens", a.input_tokens),
+        output_tokens=run.use("output_tokens", a.output_tokens),
+        precision=run.use("precision", a.precision),
+        kv_precision=a.kv_precision,
     )
-    if args.json:
-        print(json.dumps(rep.to_dict(), indent=2))
-        return 0
+    run.use("kv_precision", rep.kv_precision.value)
+    run.use("batch", a.batch if a.batch is not None else "continuous")
+    if a.batch is None:
+        run.notes.append(
+            f"continuous batching at the largest batch that fits ({rep.batch} per replica)"
+        )
     mode = "static batch" if rep.static else "continuous batching"
-    print(
-        f"{rep.model_name} on {rep.cluster_name}: {rep.gpus} GPUs, tp={args.tp} pp={args.pp} "
-        f"ep={args.ep} dp={args.dp}, {args.precision}, {mode}, batch {rep.batch} per replica"
-    )
+    lines = [
+        f"{rep.model_name} on {rep.cluster_name}: {rep.gpus} GPUs, tp={tp} pp={pp} ep={ep} "
+        f"dp={dp}, {rep.precision.value} (KV {rep.kv_precision.value}), {mode}, batch "
+        f"{rep.batch} per replica, {rep.input_tokens} in / {rep.output_tokens} out"
+    ]
     rows = [
         ("time to first token", format_quantity(rep.time_to_first_token)),
         ("time per output token", format_quantity(rep.time_per_output_token)),
@@ -217,121 +404,183 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         ),
         ("energy per output token", format_quantity(rep.energy_per_token)),
     ]
-    for k, v in rows:
-        print(f"  {k:<24} {v}")
-    print("  decode step:")
-    for part, t in rep.decode_breakdown.items():
-        if t.m > 0:
-            print(f"    {part:<22} {format_quantity(t)}")
+    lines += [f"  {k:<24} {v}" for k, v in rows]
+    lines.append("  decode step:")
+    lines += [
+        f"    {part:<22} {format_quantity(t)}"
+        for part, t in rep.decode_breakdown.items()
+        if t.m > 0
+    ]
+    result = rep.to_dict()
+    result["memory_capacity_B"] = float(cluster.accelerator.memory_capacity.m)
+    run.emit("\n".join(lines), result)
     return 0
 
 
-def _progress_bar(stream: Any) -> Any:
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / total) if total else width
-        stream.write(f"\r  searching [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}")
+class _ProgressBar:
+    """A one-line progress bar on a terminal stream, updated as candidates are evaluated."""
+
+    width = 30
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.drawn = False
+        self.finished = False
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = int(self.width * done / total) if total else self.width
+        self.stream.write(
+            f"\r  searching [{'#' * filled}{'.' * (self.width - filled)}] {done:,}/{total:,}"
+        )
+        self.drawn = True
         if done >= total:
-            stream.write("\n")
-        stream.flush()
+            self.stream.write("\n")
+            self.finished = True
+        self.stream.flush()
 
-    return show
+    def clear(self) -> None:
+        """Erase an unfinished bar so that what follows starts on a clean line."""
+        if self.drawn and not self.finished:
+            self.stream.write("\r" + " " * (self.width + 40) + "\r")
+            self.stream.flush()
 
 
-def _cmd_search(args: argparse.Namespace) -> int:
+#: Candidates per chunk of the command line's search: small enough that the
+#: progress bar moves ~20 times on a 72k-candidate search, large enough that the
+#: vectorised evaluation keeps its speed.
+SEARCH_CHUNK = 4096
+
+# the bar of the search in progress, erased on Ctrl-C
+_ACTIVE_BAR: list[_ProgressBar] = []
+
+
+def _cmd_search(run: _Run) -> int:
     from .study import search_layouts
 
-    model = catalog.model(args.model)
-    cluster = _cluster(args)
-    show = _progress_bar(sys.stderr) if not args.json and sys.stderr.isatty() else None
+    a = run.args
+    model = catalog.model(run.use("model", a.model))
+    gpus = run.use("gpus", a.gpus)
+    cluster = _cluster(run, gpus)
+    bar = _ProgressBar(sys.stderr) if not a.json and sys.stderr.isatty() else None
+    if bar is not None:
+        _ACTIVE_BAR.append(bar)
     res = search_layouts(
         model,
         cluster,
-        global_batch=args.global_batch,
-        seq_len=args.seq_len,
-        precision=args.precision,
-        gpus=args.gpus,
-        objective=args.objective,
-        progress=show,
+        global_batch=run.use("global_batch", a.global_batch),
+        seq_len=run.use("seq_len", a.seq_len),
+        precision=run.use("precision", a.precision),
+        gpus=gpus,
+        objective=run.use("objective", a.objective),
+        progress=bar,
+        chunk_size=SEARCH_CHUNK,
     )
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "enumerated": res.enumerated,
-                    "feasible": res.feasible,
-                    "rejected": res.rejected,
-                    "top": res.to_records(args.top),
-                },
-                indent=2,
-                default=float,
-            )
-        )
-    else:
-        print(res.summary(args.top))
+    run.use("top", a.top)
+    run.emit(res.summary(a.top), _search_data(res, a.top))
     return 0 if res.feasible else 1
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
+def _search_data(res: Any, top: int) -> dict[str, Any]:
+    return {
+        "enumerated": res.enumerated,
+        "feasible": res.feasible,
+        "rejected": res.rejected,
+        "reasons": res.reasons,
+        "top": res.to_records(top),
+    }
+
+
+def _cmd_compare(run: _Run) -> int:
     from .study.report import Scenario, what_if_report
 
+    a = run.args
     scenario = Scenario(
-        model=args.model,
-        train_gpus=args.gpus,
-        global_batch=args.global_batch,
-        seq_len=args.seq_len,
-        tokens=args.tokens,
-        serve_gpus=args.serve_gpus,
-        input_tokens=args.input_tokens,
-        output_tokens=args.output_tokens,
-        train_precision=args.precision,
-        serve_precision=args.serve_precision,
+        model=run.use("model", a.model),
+        train_gpus=run.use("gpus", a.gpus),
+        global_batch=run.use("global_batch", a.global_batch),
+        seq_len=run.use("seq_len", a.seq_len),
+        tokens=run.use("tokens", a.tokens),
+        serve_gpus=run.use("serve_gpus", a.serve_gpus),
+        input_tokens=run.use("input_tokens", a.input_tokens),
+        output_tokens=run.use("output_tokens", a.output_tokens),
+        train_precision=run.use("precision", a.precision),
+        serve_precision=run.use("serve_precision", a.serve_precision),
     )
-    report = what_if_report([scenario], args.systems)
-    if args.json:
-        print(json.dumps(report.to_records(), indent=2))
-    else:
-        print(report.format())
+    report = what_if_report([scenario], run.use("systems", list(a.systems)))
+    if a.json:
+        run.notes += [f"{r.model} on {r.system}: {r.note}" for r in report.rows if r.note]
+        run.notes += list(report.assumptions)
+    run.emit(report.format(), {"rows": report.to_records()})
     return 0
 
 
-def _cmd_graph(args: argparse.Namespace) -> int:
+def _cmd_graph(run: _Run) -> int:
     from .topology import to_graph, to_graphml, to_node_link_json
 
-    part = _cluster(args) if args.gpus else catalog.system(args.system)
+    a = run.args
+    part = catalog.cluster(a.system, gpus=a.gpus) if a.gpus else catalog.system(a.system)
     graph = to_graph(part)
-    if args.format == "graphml":
-        if args.output in (None, "-"):
-            print("blackwell-model: error: GraphML needs --output FILE", file=sys.stderr)
-            return 2
-        to_graphml(graph, args.output)
+    if a.format == "graphml":
+        if a.output in (None, "-"):
+            raise SpecError("GraphML needs --output FILE")
+        to_graphml(graph, a.output)
     else:
-        text = to_node_link_json(graph, None if args.output in (None, "-") else args.output)
-        if args.output in (None, "-"):
+        text = to_node_link_json(graph, None if a.output in (None, "-") else a.output)
+        if a.output in (None, "-"):
             print(text)
-    if args.output not in (None, "-"):
+    if a.output not in (None, "-"):
         print(
-            f"wrote {args.output}: {graph.number_of_nodes()} nodes, "
-            f"{graph.number_of_edges()} edges",
+            f"wrote {a.output}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges",
             file=sys.stderr,
         )
     return 0
 
 
-def _positive_int(text: str) -> int:
+# ------------------------------------------------------------------ parser
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit status 2) and no option abbreviations."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` on one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _count(text: str) -> int:
+    """A positive integer argument, at most 2**31 - 1."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer <= {MAX_INT:,}, got {text!r}"
+        )
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0 (``1.5e13``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
 
 
 def _common(p: argparse.ArgumentParser, *, json_output: bool = True) -> None:
     """Options every subcommand shares: ``--json`` and ``--parts``."""
     if json_output:
-        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help="one strict-JSON document (schema: the docs' JSON output page)",
+        )
     p.add_argument(
         "--parts",
         action="append",
@@ -344,26 +593,29 @@ def _batch_options(p: argparse.ArgumentParser, *, global_batch: int, seq_len: in
     """``--global-batch`` and ``--seq-len`` of a training workload."""
     p.add_argument(
         "--global-batch",
-        type=_positive_int,
+        type=_count,
         default=global_batch,
         help="sequences per step (default: %(default)s)",
     )
     p.add_argument(
         "--seq-len",
-        type=_positive_int,
+        type=_count,
         default=seq_len,
         help="tokens per sequence (default: %(default)s)",
     )
 
 
+_PRECISIONS = ["bf16", "fp16", "fp8", "fp4"]
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="blackwell-model",
+    parser = _Parser(
+        prog=_PROG,
         description="Model AI hardware and predict what LLM workloads cost on it. "
         "With no command, print the main report on built-in defaults.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("catalog", help="list catalog entries or show one with its sources")
     p.add_argument("kind", nargs="?", help=f"one of: {', '.join(catalog.KINDS)}")
     p.add_argument("name", nargs="?", help="entry name (case-insensitive)")
@@ -374,29 +626,33 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="predict one training layout",
-        description="Predict one training step: time, tokens/s, MFU, memory per GPU and the "
-        "time breakdown. The cluster is --gpus accelerators of --system with its default "
-        "scale-out fabric.",
+        description="Predict one training step: time, tokens/s, MFU, memory per GPU, energy "
+        "and the time breakdown. The cluster is --gpus accelerators of --system with its "
+        "default scale-out fabric. Options you do not give are listed under the output.",
     )
     p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
     p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
-    p.add_argument("--gpus", type=_positive_int, default=64, help="GPUs (default: %(default)s)")
-    for name, default in (("tp", 4), ("pp", 4), ("cp", 2), ("ep", 1), ("vpp", 5)):
+    p.add_argument("--gpus", type=_count, default=64, help="GPUs (default: %(default)s)")
+    for name, default in (("tp", 4), ("pp", 4), ("cp", 2), ("ep", 1)):
         p.add_argument(
-            f"--{name}",
-            type=_positive_int,
-            default=default,
-            help=f"{name} degree (default: %(default)s)",
+            f"--{name}", type=_count, default=default, help=f"{name} degree (default: %(default)s)"
         )
     p.add_argument(
-        "--dp",
-        type=_positive_int,
+        "--vpp",
+        type=_count,
         default=None,
-        help="data-parallel degree (default: gpus / (tp*pp*cp))",
+        help="virtual pipeline chunks (default: 5 with pipeline parallelism, else 1)",
+    )
+    p.add_argument(
+        "--dp",
+        type=_count,
+        default=None,
+        help="data-parallel degree (default: the largest with tp*pp*cp*dp <= gpus that "
+        "divides the global batch)",
     )
     p.add_argument(
         "--micro-batch",
-        type=_positive_int,
+        type=_count,
         default=1,
         help="sequences per micro-batch (default: %(default)s)",
     )
@@ -404,7 +660,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--precision",
         default="bf16",
-        choices=["bf16", "fp16", "fp8", "fp4"],
+        choices=_PRECISIONS,
         help="GEMM precision (default: %(default)s)",
     )
     p.add_argument(
@@ -444,43 +700,49 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
     p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
     p.add_argument(
-        "--gpus", type=_positive_int, default=None, help="cluster GPUs (default: the layout's)"
+        "--gpus",
+        type=_count,
+        default=None,
+        help="GPUs of the deployment (default: tp*pp*dp); replicas fill them unless --dp is given",
     )
-    for name, default in (("tp", 8), ("pp", 1), ("ep", 1), ("dp", 1)):
+    for name, default in (("tp", 8), ("pp", 1), ("ep", 1)):
         p.add_argument(
-            f"--{name}",
-            type=_positive_int,
-            default=default,
-            help=f"{name} degree (default: %(default)s)",
+            f"--{name}", type=_count, default=default, help=f"{name} degree (default: %(default)s)"
         )
     p.add_argument(
+        "--dp",
+        type=_count,
+        default=None,
+        help="replicas (default: as many as fit in --gpus, else 1)",
+    )
+    p.add_argument(
         "--batch",
-        type=_positive_int,
+        type=_count,
         default=None,
         help="static batch per replica (default: continuous batching at the largest batch that fits)",
     )
     p.add_argument(
         "--input-tokens",
-        type=_positive_int,
+        type=_count,
         default=1000,
         help="prompt length (default: %(default)s)",
     )
     p.add_argument(
         "--output-tokens",
-        type=_positive_int,
+        type=_count,
         default=1000,
         help="answer length (default: %(default)s)",
     )
     p.add_argument(
         "--precision",
         default="fp8",
-        choices=["bf16", "fp16", "fp8", "fp4"],
+        choices=_PRECISIONS,
         help="weight precision (default: %(default)s)",
     )
     p.add_argument(
         "--kv-precision",
         default=None,
-        choices=["bf16", "fp16", "fp8", "fp4"],
+        choices=_PRECISIONS,
         help="KV-cache precision (default: the activations')",
     )
     _common(p)
@@ -491,16 +753,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="rank every valid training layout",
         description="Enumerate every valid training layout (tp, pp, dp, cp, ep, vpp, micro-batch, "
         "recompute) of a model on --gpus GPUs, drop those that do not divide or fit (counted by "
-        "rule), and rank the rest. Exit status 1 when nothing fits.",
+        "rule), and rank the rest. Exit status 1 when nothing fits; 130 after Ctrl-C, with the "
+        "layouts ranked so far.",
     )
     p.add_argument("--model", default="llama3-405b", help="catalog model (default: %(default)s)")
     p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
-    p.add_argument("--gpus", type=_positive_int, default=16384, help="GPUs (default: %(default)s)")
+    p.add_argument("--gpus", type=_count, default=16384, help="GPUs (default: %(default)s)")
     _batch_options(p, global_batch=2048, seq_len=8192)
     p.add_argument(
         "--precision",
         default="bf16",
-        choices=["bf16", "fp16", "fp8", "fp4"],
+        choices=_PRECISIONS,
         help="GEMM precision (default: %(default)s)",
     )
     p.add_argument(
@@ -509,9 +772,7 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=["step_time", "memory", "mfu", "hfu", "tokens_per_second_per_gpu"],
         help="ranking (default: %(default)s)",
     )
-    p.add_argument(
-        "--top", type=_positive_int, default=10, help="rows to show (default: %(default)s)"
-    )
+    p.add_argument("--top", type=_count, default=10, help="rows to show (default: %(default)s)")
     _common(p)
     p.set_defaults(func=_cmd_search)
 
@@ -529,43 +790,41 @@ def _build_parser() -> argparse.ArgumentParser:
         help="catalog systems (default: DGX-H100 GB200-NVL72)",
     )
     p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
-    p.add_argument(
-        "--gpus", type=_positive_int, default=1024, help="training GPUs (default: %(default)s)"
-    )
+    p.add_argument("--gpus", type=_count, default=1024, help="training GPUs (default: %(default)s)")
     _batch_options(p, global_batch=1024, seq_len=8192)
     p.add_argument(
         "--tokens",
-        type=float,
+        type=_positive_float,
         default=15e12,
         help="tokens of the training run (default: %(default)g)",
     )
     p.add_argument(
         "--precision",
         default="bf16",
-        choices=["bf16", "fp16", "fp8", "fp4"],
+        choices=_PRECISIONS,
         help="training precision (default: %(default)s)",
     )
     p.add_argument(
         "--serve-gpus",
-        type=_positive_int,
+        type=_count,
         default=8,
         help="GPUs of one serving deployment (default: %(default)s)",
     )
     p.add_argument(
         "--serve-precision",
         default="fp8",
-        choices=["bf16", "fp16", "fp8", "fp4"],
+        choices=_PRECISIONS,
         help="serving precision (default: %(default)s)",
     )
     p.add_argument(
         "--input-tokens",
-        type=_positive_int,
+        type=_count,
         default=1000,
         help="prompt length (default: %(default)s)",
     )
     p.add_argument(
         "--output-tokens",
-        type=_positive_int,
+        type=_count,
         default=1000,
         help="answer length (default: %(default)s)",
     )
@@ -579,9 +838,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--gpus, of a cluster of them, as node-link JSON (default) or GraphML.",
     )
     p.add_argument("--system", default="GB200-NVL72", help="catalog system (default: %(default)s)")
-    p.add_argument(
-        "--gpus", type=_positive_int, default=None, help="build a cluster of this many GPUs"
-    )
+    p.add_argument("--gpus", type=_count, default=None, help="build a cluster of this many GPUs")
     p.add_argument(
         "--format",
         choices=["json", "graphml"],
@@ -592,42 +849,81 @@ def _build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, help="output file (default: JSON to standard output)"
     )
     _common(p, json_output=False)
-    p.set_defaults(func=_cmd_graph)
+    p.set_defaults(func=_cmd_graph, json=False)
     return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]  # type: ignore[no-any-return]
+    raise KeyError(command)  # pragma: no cover
+
+
+def _main_report() -> int:
+    from .study.report import what_if_report
+
+    print("blackwell-model: what-if report on built-in defaults\n")
+    print(what_if_report().format())
+    print(
+        "\nMore: `blackwell-model --help`, `blackwell-model catalog --table` (accelerators "
+        "side by side), `blackwell-model compare --help`."
+    )
+    return 0
+
+
+def _interrupted(exc: KeyboardInterrupt, run: _Run | None) -> int:
+    for bar in _ACTIVE_BAR:
+        bar.clear()
+    partial = getattr(exc, "partial", None)
+    what = str(exc) or "interrupted"
+    if partial is not None and run is not None and hasattr(partial, "summary"):
+        top = getattr(run.args, "top", 10)
+        run.notes.append(f"interrupted: {what}; partial result")
+        run.emit(partial.summary(top), _search_data(partial, top))
+    print(f"{_PROG}: interrupted" + (f": {what}" if what != "interrupted" else ""), file=sys.stderr)
+    return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    run: _Run | None = None
+    _ACTIVE_BAR.clear()
     try:
-        if args.command is None:
-            from .study.report import what_if_report
-
-            print("blackwell-model: what-if report on built-in defaults\n")
-            print(what_if_report().format())
-            print(
-                "\nMore: `blackwell-model --help`, `blackwell-model catalog --table` (accelerators "
-                "side by side), `blackwell-model compare --help`."
-            )
-            return 0
-        _load_parts(args)
-        return int(args.func(args))
+        with catalog._isolated():  # --parts entries last for this command only
+            if args.command is None:
+                return _main_report()
+            given = _given(_subparser(parser, args.command), argv, args)
+            run = _Run(command=args.command, args=args, given=given)
+            if args.parts:
+                run.use("parts", list(args.parts))
+            for path in args.parts or ():
+                catalog.load_toml(path)
+            func: Callable[[_Run], int] = args.func
+            return int(func(run))
+    except Interrupted as exc:
+        return _interrupted(exc, run)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, run)
     except BlackwellModelError as exc:
-        print(f"blackwell-model: error: {exc}", file=sys.stderr)
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `blackwell-model | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as exc:
-        print(f"blackwell-model: error: {exc}", file=sys.stderr)
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a bug: still one line, with a way to see the traceback
         if os.environ.get("BLACKWELL_MODEL_DEBUG"):
             raise
+        text = " ".join(str(exc).split())
         print(
-            f"blackwell-model: internal error: {type(exc).__name__}: {exc} "
+            f"{_PROG}: internal error: {type(exc).__name__}: {text} "
             "(set BLACKWELL_MODEL_DEBUG=1 for the traceback, and please report it)",
             file=sys.stderr,
         )
