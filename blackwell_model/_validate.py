@@ -41,8 +41,6 @@ T = TypeVar("T")
 MAX_INT = 2**31 - 1
 
 _DECIMAL = re.compile(r"\s*[+-]?[0-9]{1,30}\s*")
-_TRUE = ("true", "yes", "on")
-_FALSE = ("false", "no", "off")
 
 
 def _show(value: Any) -> str:
@@ -55,10 +53,10 @@ def _a(noun: str) -> str:
 
 
 def check_bool(value: Any, name: str) -> bool:
-    """``value`` as a bool: True, False (numpy's too) or the text true/false/yes/no/on/off.
+    """``value`` as a bool: True, False (numpy's too) or the text "true"/"false" (any case).
 
-    Anything else (``"flase"``, 1, None) is refused: a truthy string must never
-    switch a flag on.
+    Anything else (``"flase"``, ``"yes"``, 1, None) is refused: a truthy string
+    must never switch a flag on.
 
     Raises
     ------
@@ -71,10 +69,8 @@ def check_bool(value: Any, name: str) -> bool:
         return bool(value)
     if isinstance(value, str):
         key = value.strip().lower()
-        if key in _TRUE:
-            return True
-        if key in _FALSE:
-            return False
+        if key in ("true", "false"):
+            return key == "true"
     raise SpecTypeError(f"{name} must be true or false, got {type(value).__name__} {_show(value)}")
 
 
@@ -97,7 +93,7 @@ def check_int(
         If it lies outside the range.
     """
     out: int
-    if isinstance(value, bool) or isinstance(value, np.bool_):
+    if isinstance(value, bool | np.bool_):
         raise SpecTypeError(f"{name} must be an integer, got the flag {value!r}")
     if isinstance(value, numbers.Integral):
         out = int(value)
@@ -126,7 +122,7 @@ def check_float(value: Any, name: str) -> float:
     SpecError
         If it is NaN or infinite.
     """
-    if isinstance(value, bool) or isinstance(value, np.bool_):
+    if isinstance(value, bool | np.bool_):
         raise SpecTypeError(f"{name} must be a number, got the flag {value!r}")
     if isinstance(value, numbers.Real):
         out = float(value)

@@ -12,14 +12,14 @@ from blackwell_model.errors import BlackwellModelError, SpecError
 
 
 # ---------------------------------------------------------------- item 5: flags
-@pytest.mark.parametrize("value", ["false", "False", " no ", "off"])
+@pytest.mark.parametrize("value", ["false", "False", " FALSE "])
 def test_fabric_flag_text_false_is_false(value):
     """Item 5: ``Fabric.sharp = "false"`` was kept as a truthy string."""
     fab = attrs.evolve(bm.catalog.fabric("IB-NDR-fat-tree"), sharp=value, rail_optimized=value)
     assert fab.sharp is False and fab.rail_optimized is False
 
 
-@pytest.mark.parametrize("value", ["flase", "", 1, 0, None, 2.0, [True]])
+@pytest.mark.parametrize("value", ["flase", "", "no", "yes", 1, 0, None, 2.0, [True]])
 def test_fabric_flag_refuses_what_is_not_a_flag(value):
     with pytest.raises(SpecError, match="sharp must be true or false") as info:
         attrs.evolve(bm.catalog.fabric("IB-NDR-fat-tree"), sharp=value)
