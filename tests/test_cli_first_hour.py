@@ -13,7 +13,10 @@ from blackwell_model.cli import main
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except KeyboardInterrupt:  # escaping, it would stop the whole test session
+        pytest.fail("KeyboardInterrupt escaped main() (a traceback at the command line)")
     out, err = capsys.readouterr()
     return code, out, err
 

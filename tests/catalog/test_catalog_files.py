@@ -28,8 +28,18 @@ latency = "1 us"
 
 @pytest.fixture
 def isolated() -> Iterator[None]:
-    with catalog._isolated():
+    """Undo every entry a test adds to the process-wide catalog."""
+    reg = catalog._REGISTRY
+    reg.ensure_loaded()
+    saved = (
+        {k: dict(v) for k, v in reg.entries.items()},
+        {k: dict(v) for k, v in reg.aliases.items()},
+        {k: dict(v) for k, v in reg.alias_display.items()},
+    )
+    try:
         yield
+    finally:
+        reg.entries, reg.aliases, reg.alias_display = saved
 
 
 def _write(tmp_path: Path, text: str, name: str = "parts.toml") -> Path:
@@ -130,10 +140,11 @@ def test_register_refuses_an_alias_that_takes_over(isolated):
 
 # --------------------------------------------------- item 2: quantity strings
 @pytest.mark.parametrize(
-    "text", ["9**9**9 GB/s", "2*3 TB/s", "TB/s", "1 TB/s / 2", "(1) TB/s", "nan TB/s", "1e400 TB/s"]
+    "text", ["2*3 TB/s", "TB/s", "1 TB/s / 2", "(1) TB/s", "nan TB/s", "1e400 TB/s"]
 )
 def test_quantity_in_a_file_is_a_number_and_a_unit(tmp_path, text):
-    """Item 2: ``bandwidth = "9**9**9 GB/s"`` hung the loader (pint evaluated it)."""
+    """Item 2: pint evaluated quantity text (``"9**9**9 GB/s"`` hung the loader: see
+    tests/test_units.py)."""
     path = _write(tmp_path, LINK.format(name="q-link", bandwidth=text))
     with pytest.raises(SpecError, match="bandwidth must be a number and a unit"):
         catalog.load_toml(path, register=False)
