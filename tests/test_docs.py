@@ -86,3 +86,25 @@ def test_every_toctree_chapter_is_in_the_built_site(site, chapter):
     assert found is not None
     title = html.unescape(found.group(1))
     assert title.startswith(_title(chapter)), f"{chapter}.html is {title!r}, not the chapter"
+
+
+def _doc_commands(doc: str) -> list[str]:
+    """``blackwell-model`` command lines of a page's literal blocks (``\\`` continues)."""
+    text = (DOCS / f"{doc}.rst").read_text("utf-8").replace("\\\n", " ")
+    return [
+        re.sub(r"\s+#.*$", "", line).strip()
+        for line in text.splitlines()
+        if line.strip().startswith("blackwell-model")
+    ]
+
+
+@pytest.mark.parametrize("command", _doc_commands("getting_started"))
+def test_getting_started_commands_run(command, capsys, monkeypatch, tmp_path):
+    import shlex
+
+    from blackwell_model.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(shlex.split(command)[1:])
+    _, err = capsys.readouterr()
+    assert code == 0, f"{command}: {err}"
