@@ -95,19 +95,26 @@ def _int_converter(value: Any, field: attrs.Attribute) -> int:  # type: ignore[t
     return check_int(value, field.name, minimum=-MAX_INT, maximum=MAX_INT)
 
 
+def _checked_field(check: Callable[[Any, str], Any], kind: str, default: Any, doc: str) -> Any:
+    """A field whose converter is ``check(value, field_name)`` (one of :mod:`._validate`)."""
+
+    def convert(value: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+        return check(value, field.name)
+
+    return attrs.field(
+        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
+        default=default,
+        metadata={_KIND: kind, "doc": doc},
+    )
+
+
 def int_field(
     *, minimum: int = 1, maximum: int = MAX_INT, default: Any = attrs.NOTHING, doc: str = ""
 ) -> Any:
     """An integer field in ``[minimum, maximum]`` (at most 2**31 - 1, so products of two
     counts never overflow 64-bit arithmetic)."""
-
-    def convert(value: Any, field: attrs.Attribute) -> int:  # type: ignore[type-arg]
-        return check_int(value, field.name, minimum=minimum, maximum=maximum)
-
-    return attrs.field(
-        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
-        default=default,
-        metadata={_KIND: "int", "doc": doc},
+    return _checked_field(
+        lambda v, name: check_int(v, name, minimum=minimum, maximum=maximum), "int", default, doc
     )
 
 
@@ -117,40 +124,17 @@ def bool_field(*, default: bool, doc: str = "") -> Any:
     A plain ``x: bool = True`` attrs field keeps whatever it is given, so
     ``sharp="false"`` would be a truthy string.
     """
-
-    def convert(value: Any, field: attrs.Attribute) -> bool:  # type: ignore[type-arg]
-        return check_bool(value, field.name)
-
-    return attrs.field(
-        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
-        default=default,
-        metadata={_KIND: "bool", "doc": doc},
-    )
+    return _checked_field(check_bool, "bool", default, doc)
 
 
 def text_field(*, default: str = "", doc: str = "") -> Any:
     """A free-text field (vendor, notes...): a str without control characters."""
-
-    def convert(value: Any, field: attrs.Attribute) -> str:  # type: ignore[type-arg]
-        return check_text(value, field.name)
-
-    return attrs.field(
-        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
-        default=default,
-        metadata={_KIND: "text", "doc": doc},
-    )
+    return _checked_field(check_text, "text", default, doc)
 
 
 def name_field(*, doc: str = "") -> Any:
     """The ``name`` of a part: non-blank text, no control characters or surrounding spaces."""
-
-    def convert(value: Any, field: attrs.Attribute) -> str:  # type: ignore[type-arg]
-        return check_name(value, field.name)
-
-    return attrs.field(
-        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
-        metadata={_KIND: "name", "doc": doc},
-    )
+    return _checked_field(check_name, "name", attrs.NOTHING, doc)
 
 
 def enum_field(enum_cls: type[E], *, default: Any = attrs.NOTHING, doc: str = "") -> Any:

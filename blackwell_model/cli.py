@@ -32,6 +32,7 @@ input, 3 for a bug, 130 after Ctrl-C (with whatever partial result there is).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -254,12 +255,42 @@ def _cmd_catalog(run: _Run) -> int:
     return 0
 
 
-def _largest_dp(gpus: int, inner: int, global_batch: int, micro_batch: int) -> int:
-    """Largest dp with ``inner * dp <= gpus`` that divides the global batch (0 if none)."""
-    for dp in range(gpus // inner, 0, -1):
-        if global_batch % (dp * micro_batch) == 0:
-            return dp
-    return 0
+def _data_parallel(
+    run: _Run,
+    *,
+    gpus: int,
+    degrees: dict[str, int],
+    what: str,
+    fits: Callable[[int], bool] = lambda dp: True,
+    why: str = "",
+) -> int:
+    """dp of a layout whose other degrees multiply to ``prod(degrees)``, on ``gpus`` GPUs.
+
+    ``--dp`` when given (more GPUs than ``--gpus`` is an error); else the largest
+    dp that fits in the GPUs and for which ``fits(dp)``.  GPUs left idle are noted.
+    """
+    inner = math.prod(degrees.values())
+    names = "*".join(degrees)
+    factors = "*".join(map(str, degrees.values()))
+    if inner > gpus:
+        raise SpecError(
+            f"--gpus {gpus} is fewer than the {what} needs: {names} = {factors} = {inner}"
+        )
+    dp = run.args.dp
+    if dp is None:
+        dp = next((d for d in range(gpus // inner, 0, -1) if fits(d)), 0)
+        if dp == 0:
+            raise SpecError(f"no dp <= {gpus // inner} {why}; give --dp")
+        if dp * inner < gpus:
+            run.notes.append(
+                f"dp={dp} is the largest with {names}*dp <= {gpus}{' ' + why if why else ''}: "
+                f"the {what} uses {dp * inner} of the {gpus} GPUs (give --dp to choose)"
+            )
+    elif dp * inner > gpus:
+        raise SpecError(f"{names}*dp = {factors}*{dp} = {dp * inner} GPUs but --gpus is {gpus}")
+    elif dp * inner < gpus:
+        run.notes.append(f"the {what} uses {dp * inner} of the {gpus} GPUs")
+    return int(run.use("dp", dp))
 
 
 def _cmd_train(run: _Run) -> int:
@@ -273,31 +304,14 @@ def _cmd_train(run: _Run) -> int:
     ep = run.use("ep", a.ep)
     vpp = run.use("vpp", a.vpp if a.vpp is not None else (5 if pp > 1 else 1))
     mb, gb = run.use("micro_batch", a.micro_batch), run.use("global_batch", a.global_batch)
-    inner = tp * pp * cp
-    if a.dp is None:
-        if inner > gpus:
-            raise SpecError(f"--gpus {gpus} is fewer than tp*pp*cp = {tp}*{pp}*{cp} = {inner}")
-        dp = _largest_dp(gpus, inner, gb, mb)
-        if dp == 0:
-            raise SpecError(
-                f"no dp <= {gpus // inner} divides the global batch {gb} into micro-batches of "
-                f"{mb}; give --dp or another --global-batch"
-            )
-        if dp * inner < gpus:
-            run.notes.append(
-                f"dp={dp} is the largest data-parallel degree with tp*pp*cp*dp <= {gpus} GPUs "
-                f"that divides the global batch of {gb}: the layout uses {dp * inner} of the "
-                f"{gpus} GPUs (give --dp to choose)"
-            )
-    else:
-        dp = a.dp
-        if dp * inner > gpus:
-            raise SpecError(
-                f"tp*pp*cp*dp = {tp}*{pp}*{cp}*{dp} = {dp * inner} GPUs but --gpus is {gpus}"
-            )
-        if dp * inner < gpus:
-            run.notes.append(f"the layout uses {dp * inner} of the {gpus} GPUs")
-    run.use("dp", dp)
+    dp = _data_parallel(
+        run,
+        gpus=gpus,
+        degrees={"tp": tp, "pp": pp, "cp": cp},
+        what="layout",
+        fits=lambda d: gb % (d * mb) == 0,
+        why=f"that divides the global batch of {gb} into micro-batches of {mb}",
+    )
     cluster = _cluster(run, gpus)
     hint = ""
     try:
@@ -342,31 +356,8 @@ def _cmd_infer(run: _Run) -> int:
     a = run.args
     model = catalog.model(run.use("model", a.model))
     tp, pp, ep = run.use("tp", a.tp), run.use("pp", a.pp), run.use("ep", a.ep)
-    per_replica = tp * pp
-    if a.gpus is None:
-        dp = a.dp if a.dp is not None else 1
-        gpus = per_replica * dp
-    else:
-        gpus = a.gpus
-        if per_replica > gpus:
-            raise SpecError(f"--gpus {gpus} is fewer than one replica needs: tp*pp = {per_replica}")
-        if a.dp is None:
-            dp = gpus // per_replica
-        else:
-            dp = a.dp
-            if per_replica * dp > gpus:
-                raise SpecError(
-                    f"tp*pp*dp = {tp}*{pp}*{dp} = {per_replica * dp} GPUs but --gpus is {gpus}"
-                )
-        if per_replica * dp < gpus:
-            run.notes.append(
-                f"the deployment uses {per_replica * dp} of the {gpus} GPUs (tp*pp*dp = "
-                f"{tp}*{pp}*{dp}; {gpus} is not a multiple of tp*pp = {per_replica})"
-                if a.dp is None
-                else f"the deployment uses {per_replica * dp} of the {gpus} GPUs"
-            )
-    run.use("dp", dp)
-    run.use("gpus", gpus)
+    gpus = run.use("gpus", a.gpus if a.gpus is not None else tp * pp * (a.dp or 1))
+    dp = _data_parallel(run, gpus=gpus, degrees={"tp": tp, "pp": pp}, what="deployment")
     layout = InferenceLayout(tp=tp, pp=pp, ep=ep, dp=dp)
     cluster = _cluster(run, gpus)
     rep = predict_inference(
@@ -608,6 +599,14 @@ def _batch_options(p: argparse.ArgumentParser, *, global_batch: int, seq_len: in
 _PRECISIONS = ["bf16", "fp16", "fp8", "fp4"]
 
 
+def _degree_options(p: argparse.ArgumentParser, **defaults: int) -> None:
+    """``--tp``, ``--pp``... parallel degrees with their defaults."""
+    for name, default in defaults.items():
+        p.add_argument(
+            f"--{name}", type=_count, default=default, help=f"{name} degree (default: %(default)s)"
+        )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=_PROG,
@@ -633,10 +632,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
     p.add_argument("--system", default="DGX-H100", help="catalog system (default: %(default)s)")
     p.add_argument("--gpus", type=_count, default=64, help="GPUs (default: %(default)s)")
-    for name, default in (("tp", 4), ("pp", 4), ("cp", 2), ("ep", 1)):
-        p.add_argument(
-            f"--{name}", type=_count, default=default, help=f"{name} degree (default: %(default)s)"
-        )
+    _degree_options(p, tp=4, pp=4, cp=2, ep=1)
     p.add_argument(
         "--vpp",
         type=_count,
@@ -705,10 +701,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="GPUs of the deployment (default: tp*pp*dp); replicas fill them unless --dp is given",
     )
-    for name, default in (("tp", 8), ("pp", 1), ("ep", 1)):
-        p.add_argument(
-            f"--{name}", type=_count, default=default, help=f"{name} degree (default: %(default)s)"
-        )
+    _degree_options(p, tp=8, pp=1, ep=1)
     p.add_argument(
         "--dp",
         type=_count,

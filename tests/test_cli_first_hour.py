@@ -98,7 +98,11 @@ def test_layout_error_names_the_defaults_in_use(capsys):
 def test_infer_refuses_fewer_gpus_than_the_layout(capsys):
     """Item 15: ``infer --gpus 4 --tp 8`` silently ran on 8 GPUs."""
     code, out, err = run(capsys, "infer", "--gpus", "4", "--tp", "8")
-    assert code == 2 and out == "" and "--gpus 4 is fewer than one replica needs: tp*pp = 8" in err
+    assert (
+        code == 2
+        and out == ""
+        and "--gpus 4 is fewer than the deployment needs: tp*pp = 8*1 = 8" in err
+    )
 
 
 def test_infer_says_what_it_leaves_unused(capsys):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -110,6 +111,18 @@ def with_accelerator(
         ]
         name = f"{part.name} [{', '.join(what)}]" if what else part.name
     return attrs.evolve(out, name=name)  # type: ignore[no-any-return]
+
+
+def _link(value: Any, name: str) -> LinkSpec:
+    return as_part(value, LinkSpec, "link", name)
+
+
+def _switch(value: Any, name: str) -> SwitchSpec:
+    return as_part(value, SwitchSpec, "switch", name)
+
+
+def _count(value: Any, name: str) -> int:
+    return check_int(value, name, text=False)
 
 
 def _label(value: Any) -> str:
@@ -249,48 +262,42 @@ def with_links(
         else:
             new_fabric = as_part(fabric, Fabric, "fabric", "fabric")
 
+    # argument -> (the composite that holds it, its field there, how the value is read)
+    targets: dict[str, tuple[str, str, Callable[[Any, str], Any]]] = {
+        "c2c_link": ("superchip", "c2c_link", _link),
+        "nic": ("node", "nic", _link),
+        "nics_per_accelerator": ("node", "nics_per_accelerator", _count),
+        "host_link": ("node", "host_link", _link),
+        "scale_up_link": ("domain", "link", _link),
+        "links_per_accelerator": ("domain", "links_per_accelerator", _count),
+        "scale_up_switch": ("domain", "switch", _switch),
+        "scale_up_switches": ("domain", "switches", _count),
+    }
+    changes: dict[str, dict[str, Any]] = {"superchip": {}, "node": {}, "domain": {}}
+    for key, value in given.items():
+        if key in targets:
+            level, field, read = targets[key]
+            changes[level][field] = read(value, key)
     sc = superchip
-    if sc is not None and "c2c_link" in given:
-        sc = attrs.evolve(sc, c2c_link=as_part(c2c_link, LinkSpec, "link", "c2c_link"))
+    if sc is not None and changes["superchip"]:
+        sc = attrs.evolve(sc, **changes["superchip"])
     nd = node
     if nd is not None:
-        changes: dict[str, Any] = {}
         if sc is not superchip and nd.superchip is not None:
-            changes["superchip"] = sc
-        if "nic" in given:
-            changes["nic"] = as_part(nic, LinkSpec, "link", "nic")
-        if "nics_per_accelerator" in given:
-            changes["nics_per_accelerator"] = check_int(
-                nics_per_accelerator, "nics_per_accelerator", text=False
-            )
-        if "host_link" in given:
-            changes["host_link"] = as_part(host_link, LinkSpec, "link", "host_link")
-        nd = attrs.evolve(nd, **changes) if changes else nd
+            changes["node"]["superchip"] = sc
+        nd = attrs.evolve(nd, **changes["node"]) if changes["node"] else nd
     dm = domain
     if dm is not None:
-        changes = {"node": nd} if nd is not node else {}
-        if "scale_up_link" in given:
-            changes["link"] = as_part(scale_up_link, LinkSpec, "link", "scale_up_link")
-        if "links_per_accelerator" in given:
-            changes["links_per_accelerator"] = check_int(
-                links_per_accelerator, "links_per_accelerator", text=False
-            )
-        if "scale_up_switch" in given:
-            changes["switch"] = as_part(scale_up_switch, SwitchSpec, "switch", "scale_up_switch")
-        if "scale_up_switches" in given:
-            changes["switches"] = check_int(scale_up_switches, "scale_up_switches", text=False)
-        dm = attrs.evolve(dm, **changes) if changes else dm
+        if nd is not node:
+            changes["domain"]["node"] = nd
+        dm = attrs.evolve(dm, **changes["domain"]) if changes["domain"] else dm
     if cluster is not None:
-        changes = {"domain": dm} if dm is not domain else {}
+        top: dict[str, Any] = {"domain": dm} if dm is not domain else {}
         if new_fabric is not None:
-            changes["fabric"] = new_fabric
-        out: Any = attrs.evolve(cluster, **changes)
-    elif domain is not None:
-        out = dm
-    elif node is not None:
-        out = nd
+            top["fabric"] = new_fabric
+        out: Any = attrs.evolve(cluster, **top)
     else:
-        out = sc
+        out = dm if domain is not None else nd if node is not None else sc
     if name is None:
         what = ", ".join(
             f"{k}={_label(v)}" if not isinstance(v, dict) else f"fabric {_label(v)}"
