@@ -18,8 +18,8 @@ def commands(text: str | None = None) -> list[str]:
     text = README.read_text("utf-8") if text is None else text
     out = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
-            line = re.sub(r"\s+#.*$", "", line).strip()
+        for raw in block.splitlines():
+            line = re.sub(r"\s+#.*$", "", raw).strip()
             if line and not line.startswith("#"):
                 out.append(line)
     return out
