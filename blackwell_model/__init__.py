@@ -39,6 +39,7 @@ from .hardware import (
     Superchip,
     SwitchSpec,
     with_accelerator,
+    with_links,
 )
 from .parallel import InferenceLayout, Layout, MemoryModel, Recompute
 from .predict import (
@@ -185,4 +186,5 @@ __all__ = [
     "units",
     "ureg",
     "with_accelerator",
+    "with_links",
 ]

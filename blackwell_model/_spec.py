@@ -10,24 +10,35 @@ from __future__ import annotations
 
 import enum
 import html
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
 
 import attrs
 import pint
 
-from .errors import SpecError, SpecFileError, UnitMismatchError
+from ._validate import MAX_INT, check_bool, check_int, check_name, check_text
+from .errors import (
+    BlackwellModelError,
+    SpecError,
+    SpecFileError,
+    SpecTypeError,
+    UnknownNameError,
+    with_context,
+)
 from .units import CANONICAL, _canonical_key, format_quantity, non_negative, positive, quantity
 
 __all__ = [
     "Spec",
+    "as_part",
+    "bool_field",
     "enum_field",
     "int_field",
+    "name_field",
     "part_field",
     "q_field",
     "set_catalog_lookup",
     "sources_field",
+    "text_field",
 ]
 
 T = TypeVar("T")
@@ -80,30 +91,50 @@ def q_field(
 
 
 def _int_converter(value: Any, field: attrs.Attribute) -> int:  # type: ignore[type-arg]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        raise SpecError(f"{field.name} must be an integer, got {value!r}")
-    if isinstance(value, float):
-        if not (math.isfinite(value) and value.is_integer()):
-            raise SpecError(f"{field.name} must be an integer, got {value!r}")
-        return int(value)
-    return value
+    """An integer of at most :data:`~blackwell_model._validate.MAX_INT` in magnitude."""
+    return check_int(value, field.name, minimum=-MAX_INT, maximum=MAX_INT)
 
 
-def int_field(*, minimum: int = 1, default: Any = attrs.NOTHING, doc: str = "") -> Any:
-    """An integer field with an inclusive lower bound."""
+def _checked_field(check: Callable[[Any, str], Any], kind: str, default: Any, doc: str) -> Any:
+    """A field whose converter is ``check(value, field_name)`` (one of :mod:`._validate`)."""
 
-    def check(inst: Any, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
-        if value < minimum:
-            raise SpecError(f"{attribute.name} must be an integer >= {minimum}, got {value!r}")
+    def convert(value: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
+        return check(value, field.name)
 
     return attrs.field(
-        converter=attrs.Converter(_int_converter, takes_field=True),  # type: ignore[call-overload]
-        validator=check,
+        converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
         default=default,
-        metadata={_KIND: "int", "doc": doc},
+        metadata={_KIND: kind, "doc": doc},
     )
+
+
+def int_field(
+    *, minimum: int = 1, maximum: int = MAX_INT, default: Any = attrs.NOTHING, doc: str = ""
+) -> Any:
+    """An integer field in ``[minimum, maximum]`` (at most 2**31 - 1, so products of two
+    counts never overflow 64-bit arithmetic)."""
+    return _checked_field(
+        lambda v, name: check_int(v, name, minimum=minimum, maximum=maximum), "int", default, doc
+    )
+
+
+def bool_field(*, default: bool, doc: str = "") -> Any:
+    """A flag: True or False (or the text true/false); anything else is refused.
+
+    A plain ``x: bool = True`` attrs field keeps whatever it is given, so
+    ``sharp="false"`` would be a truthy string.
+    """
+    return _checked_field(check_bool, "bool", default, doc)
+
+
+def text_field(*, default: str = "", doc: str = "") -> Any:
+    """A free-text field (vendor, notes...): a str without control characters."""
+    return _checked_field(check_text, "text", default, doc)
+
+
+def name_field(*, doc: str = "") -> Any:
+    """The ``name`` of a part: non-blank text, no control characters or surrounding spaces."""
+    return _checked_field(check_name, "name", attrs.NOTHING, doc)
 
 
 def enum_field(enum_cls: type[E], *, default: Any = attrs.NOTHING, doc: str = "") -> Any:
@@ -129,6 +160,41 @@ def enum_field(enum_cls: type[E], *, default: Any = attrs.NOTHING, doc: str = ""
     )
 
 
+def as_part(value: Any, cls: type[T], catalog_kind: str, name: str) -> T:
+    """``value`` as a ``cls``: the instance itself, a dict (``from_dict``) or a catalog name.
+
+    The one way a field or an argument turns "a part, its description or its
+    name" into the part.
+
+    Raises
+    ------
+    SpecTypeError
+        If ``value`` is none of those.
+    UnknownNameError
+        If the catalog has no such name; the message starts with ``name``.
+    """
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        return cls.from_dict(value)  # type: ignore[attr-defined,no-any-return]
+    if isinstance(value, str):
+        if _catalog_lookup is None:  # pragma: no cover - blackwell_model imports the catalog
+            raise SpecError(
+                f"{name}: catalog name {value!r} given before blackwell_model.catalog was imported"
+            )
+        try:
+            part = _catalog_lookup(catalog_kind, value)
+        except UnknownNameError as exc:
+            raise with_context(exc, f"{name}: ") from None
+        if not isinstance(part, cls):  # pragma: no cover - the catalog builds cls per kind
+            raise SpecTypeError(f"{name}: catalog entry {value!r} is not a {cls.__name__}")
+        return part
+    raise SpecTypeError(
+        f"{name} must be a {cls.__name__}, a dict describing one, or a catalog "
+        f"name, got {type(value).__name__} {value!r}"
+    )
+
+
 def part_field(
     cls_getter: Callable[[], type[Spec]],
     catalog_kind: str,
@@ -139,28 +205,13 @@ def part_field(
     """A field holding another part.
 
     Accepts an instance, a dict (``from_dict``) or a catalog name (looked up in
-    :mod:`blackwell_model.catalog` under ``catalog_kind``).
+    :mod:`blackwell_model.catalog` under ``catalog_kind``); see :func:`as_part`.
     """
 
     def convert(value: Any, field: attrs.Attribute) -> Any:  # type: ignore[type-arg]
         if value is None and optional:
             return None
-        cls = cls_getter()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, Mapping):
-            return cls.from_dict(value)
-        if isinstance(value, str):
-            if _catalog_lookup is None:  # pragma: no cover - blackwell_model imports the catalog
-                raise SpecError(
-                    f"{field.name}: catalog name {value!r} given before blackwell_model.catalog "
-                    "was imported"
-                )
-            return _catalog_lookup(catalog_kind, value)
-        raise SpecError(
-            f"{field.name} must be a {cls.__name__}, a dict describing one, or a catalog "
-            f"name, got {type(value).__name__} {value!r}"
-        )
+        return as_part(value, cls_getter(), catalog_kind, field.name)
 
     return attrs.field(
         converter=attrs.Converter(convert, takes_field=True),  # type: ignore[call-overload]
@@ -254,10 +305,10 @@ class Spec:
                 kwargs[name] = tuple(value)
         try:
             return cls(**kwargs)
-        except (SpecError, UnitMismatchError) as exc:
+        except BlackwellModelError as exc:
             label = data.get("name", "")
             prefix = f"{cls.__name__} {label!r}: " if label else f"{cls.__name__}: "
-            raise type(exc)(prefix + str(exc)) from None
+            raise with_context(exc, prefix) from None
 
     def _summary_rows(self, *, quote_strings: bool = False) -> list[tuple[str, str]]:
         rows = []

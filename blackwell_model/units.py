@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -149,16 +150,51 @@ def format_quantity(q: Any, digits: int = 4) -> str:
     return f"{q:~P}"
 
 
+# A quantity string is a decimal number and a unit, nothing else: pint's own parser
+# evaluates arithmetic ("9**9**9 GB/s" never returns, "2*3 TB/s" is 6 TB/s, "TB/s" is
+# 1 TB/s), so the text is checked against this grammar before pint sees the unit.
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?"
+_IDENT = r"[A-Za-zµμ_][A-Za-z0-9µμ_]*"
+_POWER = r"(?:\s*(?:\*\*|\^)\s*-?\d{1,2})?"
+_ATOM = rf"{_IDENT}{_POWER}"
+_GROUP = rf"\(\s*{_ATOM}(?:\s*[*/·]\s*{_ATOM}|\s+{_ATOM})*\s*\){_POWER}"
+_FACTOR = rf"(?:{_ATOM}|{_GROUP})"
+_QUANTITY_RE = re.compile(
+    rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>(?:1\s*/\s*)?{_FACTOR}(?:\s*[*/·]\s*{_FACTOR}|\s+{_FACTOR})*)\s*"
+)
+_MAX_TEXT = 200
+
+
+class _QuantityTextError(ValueError):
+    """Why a quantity string was refused (turned into a SpecError naming the field)."""
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_string(text: str) -> tuple[Any, Any]:
-    """Parse a quantity string once; pint's parser costs ~100 us per call.
+    """Parse ``"<number> <unit>"`` once (pint's unit parser costs ~100 us per call).
 
-    Returns the magnitude and the UnitsContainer.
+    Returns the float magnitude and the UnitsContainer.
+
+    Raises
+    ------
+    _QuantityTextError
+        If the text is not a finite decimal number followed by a unit.
     """
-    q: Any = ureg.Quantity(text)
-    if not isinstance(q, pint.Quantity):  # pragma: no cover - pint returns numbers for "3"
-        q = ureg.Quantity(q)
-    return q.magnitude, q._units
+    if len(text) > _MAX_TEXT:
+        raise _QuantityTextError(f"longer than {_MAX_TEXT} characters")
+    m = _QUANTITY_RE.fullmatch(text)
+    if m is None:
+        if re.match(rf"\s*{_NUMBER}", text) is None:
+            raise _QuantityTextError("it does not start with a number")
+        raise _QuantityTextError("after the number comes something that is not a unit")
+    mag = float(m.group("number"))
+    if not math.isfinite(mag):
+        raise _QuantityTextError("the number is out of range")
+    try:
+        unit = ureg.Unit(m.group("unit"))
+    except Exception as exc:  # pint raises several unrelated types here
+        raise _QuantityTextError(str(exc)) from None
+    return mag, unit._units
 
 
 def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quantity:
@@ -194,10 +230,11 @@ def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quanti
     elif isinstance(value, str):
         try:
             mag, units = _parse_string(value)
-        except Exception as exc:  # pint raises several unrelated types here
+        except _QuantityTextError as exc:
+            shown = value if len(value) <= 60 else value[:57] + "..."
             raise SpecError(
-                f"{name} must be a quantity in {CANONICAL[key]} such as '1.8 {unit}', "
-                f"got {value!r} ({exc})"
+                f"{name} must be a number and a unit of {CANONICAL[key]} such as '1.8 {unit}', "
+                f"got {shown!r} ({exc})"
             ) from None
     elif isinstance(value, bool | int | float):
         raise UnitMismatchError(
@@ -218,7 +255,13 @@ def parse_quantity(value: Any, unit: str, *, name: str = "value") -> pint.Quanti
         )
     try:
         mag = float(mag) * factor if factor != 1.0 else float(mag)
-    except TypeError:
+    except OverflowError:
+        text = repr(value)
+        raise SpecError(
+            f"{name} is out of range for a float (|x| < 1.8e308), got "
+            f"{text if len(text) < 60 else text[:57] + '...'}"
+        ) from None
+    except (TypeError, ValueError):
         raise UnitMismatchError(
             f"{name} must be a scalar quantity in {CANONICAL[key]}, got {value!r}"
         ) from None

@@ -62,7 +62,7 @@ def test_catalog_list_and_show(capsys):
     code, out, _ = run(capsys, "catalog", "accelerator", "h100-sxm")
     assert code == 0 and "sources:" in out and "3.35 TB/s" in out
     code, out, _ = run(capsys, "catalog", "system", "GB200-NVL72", "--json")
-    assert code == 0 and json.loads(out)["nodes"] == 18
+    assert code == 0 and json.loads(out)["result"]["part"]["nodes"] == 18
 
 
 def test_unknown_name_is_one_line_error(capsys):
@@ -81,7 +81,7 @@ def test_train_defaults_and_json(capsys):
         capsys, "train", "--json", "--gpus", "64", "--cp", "2", "--vpp", "5", "--precision", "fp8"
     )
     assert code == 0
-    data = json.loads(out)
+    data = json.loads(out)["result"]
     # the layout fills the 64 GPUs: dp = 64 / (tp 4 * pp 4 * cp 2) = 2
     assert data["layout"]["dp"] == 2 and data["gpus"] == 64
     assert sum(data["breakdown_s"].values()) == pytest.approx(data["step_time_s"])
@@ -161,7 +161,7 @@ def test_infer_defaults_and_json(capsys):
     code, out, _ = run(capsys, "infer", "--tp", "4", "--dp", "2")
     assert code == 0 and "time to first token" in out and "energy per output token" in out
     code, out, _ = run(capsys, "infer", "--batch", "8", "--json")
-    data = json.loads(out)
+    data = json.loads(out)["result"]
     assert code == 0 and data["batch"] == 8
 
 
@@ -187,7 +187,7 @@ def test_search_ranks_layouts(capsys):
     code, out, _ = run(
         capsys, "search", "--model", "llama3-8b", "--gpus", "16", "--global-batch", "64", "--json"
     )
-    data = json.loads(out)
+    data = json.loads(out)["result"]
     assert data["feasible"] > 0 and len(data["top"]) == 10
     assert data["enumerated"] == data["feasible"] + sum(data["rejected"].values())
 
@@ -221,7 +221,8 @@ def test_compare_systems(capsys):
         "DGX-H100",
         "DGX-B200",
     )
-    assert code == 0 and out.count("llama3-8b") == 4
+    # two training rows, two serving rows and the assumptions under the tables
+    assert code == 0 and out.count("llama3-8b") == 5
     code, _, err = run(
         capsys,
         "compare",

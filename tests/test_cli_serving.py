@@ -20,7 +20,7 @@ def test_infer_tpot_target_acceptance(capsys):
         "--max-tpot", "30ms", "--json",
     )  # fmt: skip
     assert code == 0
-    rep = json.loads(out)
+    rep = json.loads(out)["result"]
     assert rep["time_per_output_token_s"] <= 0.030
     assert "TPOT <= 30 ms" in rep["assumptions"]["targets"]
     assert rep["assumptions"]["kv_cache"].startswith("fp8")
@@ -47,7 +47,7 @@ def test_infer_disaggregated(capsys):
         "--disaggregated", "tp4:tp8", "--input-tokens", "4096", "--output-tokens", "256", "--json",
     )  # fmt: skip
     assert code == 0
-    rep = json.loads(out)
+    rep = json.loads(out)["result"]
     assert rep["prefill_per_decode"] > 0
     assert rep["decode_layout"]["tp"] == 8
 
@@ -63,7 +63,7 @@ def test_size_subcommand(capsys):
         "--json",
     )  # fmt: skip
     assert code == 0
-    rows = json.loads(out)
+    rows = json.loads(out)["result"]["rows"]
     assert rows[0]["system"] == "DGX-H100" and rows[0]["gpus"] >= 1
     assert rows[0]["joules_per_token"] > 0
 
@@ -82,5 +82,5 @@ def test_compare_with_serving_targets(capsys):
         "--global-batch", "64", "--tokens", "1e9", "--max-tpot", "40ms", "--json",
     )  # fmt: skip
     assert code == 0
-    data = json.loads(out)
+    data = json.loads(out)["result"]
     assert data["serving"][0]["tpot_s"] <= 0.040

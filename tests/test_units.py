@@ -139,3 +139,66 @@ def test_format_quantity(text, expected):
 def test_format_quantity_nonfinite_and_plain():
     assert "nan" in format_quantity(Q_(math.nan, "W")).lower()
     assert format_quantity(3) == "3"
+
+
+# ---------------------------------------------------------------- issue 12, item 2
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TB/s",  # no number is not 1 TB/s
+        "2*3 TB/s",
+        "1 TB/s / 2",
+        "1 TB/s 2",
+        "(1) TB/s",
+        "nan TB/s",
+        "inf TB/s",
+        "1e400 TB/s",
+        "0x10 GB/s",
+        "1 GB/s)",
+        "1 " + "GB/" * 100 + "s",
+    ],
+)
+def test_quantity_text_is_a_number_and_a_unit_nothing_else(text):
+    """Issue 12 item 2: a quantity string was evaluated as an expression."""
+    with pytest.raises(SpecError, match="bandwidth must be a number and a unit of B/s"):
+        parse_quantity(text, "B/s", name="bandwidth")
+
+
+@pytest.mark.parametrize("text", ["9**9**9 GB/s", "9 GB/s**9**9**9"])
+def test_quantity_text_is_never_evaluated(text):
+    """Issue 12 item 2: pint evaluated ``"9**9**9 GB/s"`` and never returned (a C-level
+    power no signal interrupts: the check runs in a child process with a time limit)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from blackwell_model.units import parse_quantity\n"
+        "try:\n"
+        f"    parse_quantity({text!r}, 'B/s', name='bandwidth')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"parsing {text!r} did not return within 60 s")
+    assert proc.stdout.startswith("SpecError bandwidth must be a number and a unit"), proc
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [
+        ("3.35 TB/s", "B/s", 3.35e12),
+        ("3.35TB/s", "B/s", 3.35e12),
+        (" 1.5e3 GB / s ", "B/s", 1.5e12),
+        ("-1 W", "W", -1.0),
+        ("1500 USD/(kW*yr)", "USD/J", 1500.0 / (1000.0 * 365.25 * 86400.0)),
+        ("1 GB s^-1", "B/s", 1e9),
+        ("0.6 µs", "s", 0.6e-6),
+        ("400 gCO2e/kWh", "gCO2e/J", 400.0 / 3.6e6),
+    ],
+)
+def test_quantity_text_that_is_a_number_and_a_unit_parses(text, unit, expected):
+    assert parse_quantity(text, unit).m == pytest.approx(expected, rel=1e-3)

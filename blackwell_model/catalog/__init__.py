@@ -19,8 +19,13 @@ A TOML file holds one table per entry, keyed by kind and name::
 
 Kinds: ``link``, ``switch``, ``cpu``, ``accelerator``, ``superchip``,
 ``node``, ``system`` (a scale-up domain), ``fabric`` and ``model``.  Besides
-the part's own fields an entry may carry ``aliases`` (other names) and, for a
-system, ``default_fabric`` (the fabric :func:`cluster` uses).
+the part's own fields an entry may carry ``aliases`` (a list of other names)
+and, for a system, ``default_fabric`` (the fabric :func:`cluster` uses).
+
+Names and aliases are unique per kind, case-insensitively: a file whose entry
+or alias would take over an existing name (``aliases = ["NVLink4"]``) is
+refused with an error naming both entries, unless it is loaded with
+``replace=True``.  Loading the same file again replaces its own entries.
 
 Examples
 --------
@@ -33,10 +38,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import math
+import os
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,7 +51,15 @@ from typing import Any
 import attrs
 
 from .._spec import set_catalog_lookup
-from ..errors import SpecError, SpecFileError, UnitMismatchError, UnknownNameError
+from .._validate import check_instance, check_int, check_name, check_text
+from ..errors import (
+    BlackwellModelError,
+    SpecError,
+    SpecFileError,
+    SpecTypeError,
+    UnknownNameError,
+    with_context,
+)
 from ..hardware import (
     CPU,
     Accelerator,
@@ -108,6 +123,26 @@ class _Entry:
     origin: str
     meta: dict[str, Any]
     part: Any = None
+    # identity of the file the entry came from (its resolved path), or None for
+    # register(): loading the same file again may replace its own entries
+    source: str | None = None
+
+
+# Deepest nesting of tables and arrays a parts file may have (real files use 3).
+_MAX_DEPTH = 16
+
+
+def _aliases(value: Any, where: str) -> list[str]:
+    """The ``aliases`` of an entry: a list of names (a single string is refused)."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise SpecFileError(
+            f"{where}: aliases must be a list of names, e.g. aliases = [{value!r}], "
+            f"got {type(value).__name__} {value!r}"
+        )
+    try:
+        return [check_name(a, "alias") for a in value]
+    except SpecError as exc:
+        raise SpecFileError(f"{where}: {exc}") from None
 
 
 class _Registry:
@@ -118,6 +153,14 @@ class _Registry:
         self.loaded = False
         self._building: set[tuple[str, str]] = set()
 
+    def copy(self) -> _Registry:
+        out = _Registry()
+        out.loaded = self.loaded
+        out.entries = {k: dict(v) for k, v in self.entries.items()}
+        out.aliases = {k: dict(v) for k, v in self.aliases.items()}
+        out.alias_display = {k: dict(v) for k, v in self.alias_display.items()}
+        return out
+
     def ensure_loaded(self) -> None:
         if self.loaded:
             return
@@ -125,10 +168,19 @@ class _Registry:
         data_dir = resources.files(__package__) / "data"
         for item in sorted(data_dir.iterdir(), key=lambda p: p.name):
             if item.name.endswith(".toml"):
-                self.add_document(_parse_toml_text(item.read_text("utf-8"), item.name), item.name)
+                doc = _parse_toml_text(item.read_text("utf-8"), item.name)
+                self.add_document(doc, item.name, source=f"builtin:{item.name}")
 
-    def add_document(self, doc: Mapping[str, Any], origin: str) -> list[_Entry]:
-        added = []
+    def add_document(
+        self,
+        doc: Mapping[str, Any],
+        origin: str,
+        *,
+        source: str | None = None,
+        replace: bool = False,
+    ) -> list[_Entry]:
+        planned: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+        seen: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, key) -> (entry, how)
         for kind, table in doc.items():
             if kind not in KINDS:
                 raise SpecFileError(
@@ -137,23 +189,111 @@ class _Registry:
             if not isinstance(table, Mapping):
                 raise SpecFileError(f"{origin}: [{kind}] must hold one table per entry")
             for name, given in table.items():
+                where = f"{origin}: [{kind}.{name!r}]"
                 if not isinstance(given, Mapping):
-                    raise SpecFileError(f"{origin}: [{kind}.{name!r}] must be a table of fields")
+                    raise SpecFileError(f"{where} must be a table of fields")
+                try:
+                    check_name(name, "entry name")
+                except SpecError as exc:
+                    raise SpecFileError(f"{origin}: [{kind}.{name!r}]: {exc}") from None
                 raw = dict(given)
                 meta = {k: raw.pop(k) for k in _META_KEYS if k in raw}
+                if "aliases" in meta:
+                    meta["aliases"] = _aliases(meta["aliases"], where)
+                if "default_fabric" in meta:
+                    try:
+                        check_name(meta["default_fabric"], "default_fabric")
+                    except SpecError as exc:
+                        raise SpecFileError(f"{where}: {exc}") from None
                 if "name" in raw and raw["name"] != name:
                     raise SpecFileError(
-                        f"{origin}: [{kind}.{name!r}] has name = {raw['name']!r}; "
+                        f"{where} has name = {raw['name']!r}; "
                         "leave it out or make it equal to the table key"
                     )
                 raw["name"] = name
-                added.append(self.add(kind, name, raw, origin, meta))
-        return added
+                labels = [(name, "entry")] + [(a, "alias") for a in meta.get("aliases", ())]
+                for label, what in labels:
+                    key = (kind, label.strip().lower())
+                    if key in seen and seen[key][0] != name:  # an entry may repeat its own
+                        raise SpecFileError(
+                            f"{origin}: {kind} {what} {label!r} of [{kind}.{name!r}] clashes with "
+                            f"{seen[key][1]} (names and aliases are case-insensitive)"
+                        )
+                    seen[key] = (name, f"the {what} {label!r} of [{kind}.{name!r}]")
+                planned.append((kind, name, raw, meta))
+        # every clash is reported before anything changes
+        for kind, name, _raw, meta in planned:
+            self.check_free(kind, name, meta.get("aliases", ()), origin, source, replace=replace)
+        return [
+            self.add(kind, name, raw, origin, meta, source=source)
+            for kind, name, raw, meta in planned
+        ]
+
+    def holder(self, kind: str, label: str) -> tuple[_Entry, str] | None:
+        """The entry a name or alias already belongs to, and how (``"name"``/``"alias"``)."""
+        key = label.strip().lower()
+        if key in self.entries[kind]:
+            return self.entries[kind][key], "name"
+        target = self.aliases[kind].get(key)
+        if target is not None and target in self.entries[kind]:
+            return self.entries[kind][target], "alias"
+        return None
+
+    def check_free(
+        self,
+        kind: str,
+        name: str,
+        aliases: Iterable[str],
+        origin: str,
+        source: str | None,
+        *,
+        replace: bool,
+    ) -> None:
+        """Refuse a name or alias that belongs to another entry (unless ``replace``)."""
+        if replace:
+            return
+        for label, what in [(name, "name"), *((a, "alias") for a in aliases)]:
+            found = self.holder(kind, label)
+            if found is None:
+                continue
+            old, how = found
+            if source is not None and old.source == source:
+                continue  # the same file loaded again replaces its own entries
+            held = (
+                f"the name of {kind} {old.name!r}"
+                if how == "name"
+                else (f"an alias of {kind} {old.name!r}")
+            )
+            raise SpecFileError(
+                f"{origin}: {kind} {name!r}: its {what} {label!r} is already in the catalog as {held} "
+                f"(from {old.origin}); rename it, or pass replace=True to override that entry"
+            )
+
+    def drop(self, entry: _Entry) -> None:
+        """Remove an entry with its aliases."""
+        key = entry.name.lower()
+        if self.entries[entry.kind].get(key) is entry:
+            del self.entries[entry.kind][key]
+        for alias, target in list(self.aliases[entry.kind].items()):
+            if target == key:
+                del self.aliases[entry.kind][alias]
+                self.alias_display[entry.kind].pop(alias, None)
 
     def add(
-        self, kind: str, name: str, raw: dict[str, Any] | None, origin: str, meta: dict[str, Any]
+        self,
+        kind: str,
+        name: str,
+        raw: dict[str, Any] | None,
+        origin: str,
+        meta: dict[str, Any],
+        *,
+        source: str | None = None,
     ) -> _Entry:
-        entry = _Entry(kind, name, raw, origin, meta)
+        entry = _Entry(kind, name, raw, origin, meta, source=source)
+        for label in [name, *meta.get("aliases", ())]:
+            found = self.holder(kind, label)
+            if found is not None:  # checked by check_free: replaced on purpose
+                self.drop(found[0])
         self.entries[kind][name.lower()] = entry
         for alias in meta.get("aliases", ()):
             self.aliases[kind][str(alias).lower()] = name.lower()
@@ -161,10 +301,11 @@ class _Registry:
         return entry
 
     def find(self, kind: str, name: str) -> _Entry:
-        if kind not in KINDS:
-            raise UnknownNameError("catalog kind", kind, list(KINDS))
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise UnknownNameError("catalog kind", str(kind), list(KINDS))
+        check_text(name, f"{kind} name")
         self.ensure_loaded()
-        key = str(name).strip().lower()
+        key = name.strip().lower()
         key = self.aliases[kind].get(key, key)
         try:
             return self.entries[kind][key]
@@ -184,8 +325,8 @@ class _Registry:
             cls: Any = KINDS[entry.kind]()
             try:
                 entry.part = cls.from_dict(entry.raw)
-            except (SpecError, UnitMismatchError) as exc:
-                raise type(exc)(f"{entry.origin}: {exc}") from None
+            except BlackwellModelError as exc:
+                raise with_context(exc, f"{entry.origin}: ") from None
         finally:
             self._building.discard(token)
         return entry.part
@@ -197,11 +338,68 @@ _REGISTRY = _Registry()
 _ACTIVE: contextvars.ContextVar[_Registry] = contextvars.ContextVar("bm_catalog", default=_REGISTRY)
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of tables and arrays (iterative: a hostile file cannot recurse)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, d + 1)
+        if deepest > _MAX_DEPTH:
+            return deepest
+        stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
 def _parse_toml_text(text: str, origin: str) -> dict[str, Any]:
+    if "\x00" in text:
+        raise SpecFileError(f"{origin}: not a text file (it holds NUL bytes); expected TOML")
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecFileError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecFileError(
+            f"{origin}: tables or arrays nested too deeply (at most {_MAX_DEPTH} levels)"
+        ) from None
+    if _depth(doc) > _MAX_DEPTH:
+        raise SpecFileError(
+            f"{origin}: tables or arrays nested too deeply (at most {_MAX_DEPTH} levels)"
+        )
+    return doc
+
+
+def _read_toml(path: Any) -> tuple[dict[str, Any], str, str]:
+    """Parse a parts file: ``(document, origin for messages, source identity)``."""
+    if not isinstance(path, str | os.PathLike):
+        raise SpecTypeError(
+            f"path must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}"
+        )
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise SpecFileError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise SpecFileError(f"cannot read {p!r}: {exc}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a leading byte-order mark is not part of the text
+    except UnicodeDecodeError as exc:
+        raise SpecFileError(
+            f"{p}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "TOML files are UTF-8"
+        ) from None
+    try:
+        source = str(p.resolve())
+    except (OSError, RuntimeError):  # pragma: no cover - a path we could read resolves
+        source = str(p)
+    return _parse_toml_text(text, str(p)), str(p), source
 
 
 def get(kind: str, name: str) -> Any:
@@ -321,24 +519,41 @@ def register(
     kind = kind or getattr(type(part), "catalog_kind", "")
     if kind not in KINDS:
         raise UnknownNameError("catalog kind", str(kind), list(KINDS))
-    name = part.name
-    if name.lower() in _REGISTRY.entries[kind] and not replace:
-        raise SpecError(f"{kind} {name!r} is already in the catalog; pass replace=True to override")
-    entry = _REGISTRY.add(kind, name, None, "register()", {"aliases": list(aliases)})
+    cls = KINDS[kind]()
+    check_instance(part, cls, "part", f"a {cls.__name__} (catalog kind {kind!r})")
+    if isinstance(aliases, str):
+        raise SpecTypeError(f"aliases must be a list of names, e.g. [{aliases!r}], got {aliases!r}")
+    names = [check_name(a, "alias") for a in aliases]
+    where = "register()"
+    try:
+        _REGISTRY.check_free(kind, part.name, names, where, None, replace=replace)
+    except SpecFileError as exc:
+        raise SpecError(str(exc)) from None
+    keys = [part.name.lower(), *(a.lower() for a in names)]
+    if len(set(keys)) != len(keys):
+        raise SpecError(f"register(): {kind} {part.name!r}: a name or alias is given twice: {keys}")
+    entry = _REGISTRY.add(kind, part.name, None, where, {"aliases": names})
     entry.part = part
     return part
 
 
-def load_toml(path: str | Path, *, register: bool = True) -> dict[str, dict[str, Any]]:
+def load_toml(
+    path: str | os.PathLike[str], *, register: bool = True, replace: bool = False
+) -> dict[str, dict[str, Any]]:
     """Load the parts described in a TOML file.
 
     Parameters
     ----------
     path
-        File in the catalog format (see the module docstring).
+        File in the catalog format (see the module docstring), UTF-8.
     register
         Also add the entries to the catalog, so that other entries and
-        :func:`get` find them by name.  Entries of the same name are replaced.
+        :func:`get` find them by name.
+    replace
+        Let the file's names and aliases take over existing entries (built-in
+        ones included; every later lookup of such a name gets the file's
+        part).  Without it a clash is an error naming both entries; loading
+        the same file again always replaces its own entries.
 
     Returns
     -------
@@ -348,26 +563,21 @@ def load_toml(path: str | Path, *, register: bool = True) -> dict[str, dict[str,
     Raises
     ------
     SpecFileError
-        If the file is not valid TOML, or an entry has unknown or missing fields.
-    SpecError, UnitMismatchError
-        If a value is out of range or has the wrong unit; the message names
-        the file, the entry and the field.
+        If the file cannot be read, is not UTF-8 TOML, nests too deeply, has
+        unknown or missing fields, or a name or alias clashes with another
+        entry (in the file, or in the catalog without ``replace``).
+    SpecError, UnitMismatchError, UnknownNameError
+        If a value is out of range, has the wrong unit or names no catalog
+        entry; the message names the file, the entry and the field.
+    SpecTypeError
+        If ``path`` is not a path.
     """
-    p = Path(path)
-    try:
-        text = p.read_text("utf-8")
-    except OSError as exc:
-        raise SpecFileError(f"cannot read {p}: {exc.strerror}") from None
-    doc = _parse_toml_text(text, str(p))
+    doc, origin, source = _read_toml(path)
     _REGISTRY.ensure_loaded()
     # Build every entry on a copy of the registry first: a file with one bad entry
     # adds nothing to the catalog.
-    scratch = _Registry()
-    scratch.loaded = True
-    scratch.entries = {k: dict(v) for k, v in _REGISTRY.entries.items()}
-    scratch.aliases = {k: dict(v) for k, v in _REGISTRY.aliases.items()}
-    scratch.alias_display = {k: dict(v) for k, v in _REGISTRY.alias_display.items()}
-    entries = scratch.add_document(doc, str(p))
+    scratch = _REGISTRY.copy()
+    entries = scratch.add_document(doc, origin, source=source, replace=replace)
     out: dict[str, dict[str, Any]] = {}
     token = _ACTIVE.set(scratch)
     try:
@@ -379,6 +589,18 @@ def load_toml(path: str | Path, *, register: bool = True) -> dict[str, dict[str,
         _REGISTRY.entries, _REGISTRY.aliases = scratch.entries, scratch.aliases
         _REGISTRY.alias_display = scratch.alias_display
     return out
+
+
+@contextlib.contextmanager
+def _isolated() -> Iterator[None]:
+    """Undo, on exit, every entry added to the catalog inside the block (the CLI's --parts)."""
+    _REGISTRY.ensure_loaded()
+    saved = _REGISTRY.copy()
+    try:
+        yield
+    finally:
+        _REGISTRY.entries, _REGISTRY.aliases = saved.entries, saved.aliases
+        _REGISTRY.alias_display = saved.alias_display
 
 
 def _smallest_tiers(fab: Fabric, nics: int) -> int:
@@ -411,7 +633,10 @@ def cluster(
     system
         Scale-up domain or its catalog name (``"DGX-H100"``, ``"GB200-NVL72"``).
     gpus
-        Accelerators wanted; rounded up to whole domains.
+        Accelerators wanted.  Whole domains are installed (rounded up) and the
+        cluster offers exactly ``gpus`` to workloads (:attr:`Cluster.gpus
+        <blackwell_model.hardware.Cluster.gpus>`); what was rounded is in its
+        :attr:`~blackwell_model.hardware.Cluster.rounding_note` and name.
     fabric
         Fabric or its catalog name; defaults to the system's.
     tiers, oversubscription, rail_optimized
@@ -419,16 +644,25 @@ def cluster(
     nic
         Override the NIC of every accelerator (a link or its catalog name).
     name
-        Cluster name; defaults to ``"<system> x <domains>"``.
+        Cluster name; defaults to ``"<system> x <domains>"``, followed by
+        ``" (<gpus> of <installed> GPUs)"`` when the last domain is partly used.
 
     Raises
     ------
     SpecError
         If ``gpus`` is not a positive integer, or the fabric cannot connect them.
+
+    Examples
+    --------
+    >>> c = cluster("GB200-NVL72", gpus=1024)
+    >>> c.gpus, c.installed_gpus, c.name
+    (1024, 1080, 'GB200-NVL72 x 15 (1,024 of 1,080 GPUs)')
     """
     dom = get("system", system) if isinstance(system, str) else system
-    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
-        raise SpecError(f"gpus must be an integer >= 1, got {gpus!r}")
+    check_instance(dom, ScaleUpDomain, "system", "a ScaleUpDomain or a catalog system name")
+    gpus = check_int(gpus, "gpus", text=False)
+    if fabric is not None and not isinstance(fabric, str):
+        check_instance(fabric, Fabric, "fabric", "a Fabric or a catalog fabric name")
     if nic is not None:
         dom = attrs.evolve(dom, node=attrs.evolve(dom.node, nic=nic))
     domains = math.ceil(gpus / dom.gpus)
@@ -453,7 +687,18 @@ def cluster(
             fab = attrs.evolve(fab, **changes)
         nics = domains * dom.gpus * dom.node.nics_per_accelerator
         fab = attrs.evolve(fab, tiers=tiers if tiers is not None else _smallest_tiers(fab, nics))
-    return Cluster(name=name or f"{dom.name} x {domains}", domain=dom, domains=domains, fabric=fab)
+    installed = domains * dom.gpus
+    if name is None:
+        name = f"{dom.name} x {domains}"
+        if gpus < installed:
+            name += f" ({gpus:,} of {installed:,} GPUs)"
+    return Cluster(
+        name=name,
+        domain=dom,
+        domains=domains,
+        fabric=fab,
+        active_gpus=gpus if gpus < installed else None,
+    )
 
 
 def _has(system_name: str) -> bool:

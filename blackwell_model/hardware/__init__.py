@@ -19,7 +19,7 @@ from .system import (
     Superchip,
     fat_tree_capacity,
 )
-from .whatif import with_accelerator
+from .whatif import with_accelerator, with_links
 
 __all__ = [
     "CPU",
@@ -38,4 +38,5 @@ __all__ = [
     "SwitchSpec",
     "fat_tree_capacity",
     "with_accelerator",
+    "with_links",
 ]

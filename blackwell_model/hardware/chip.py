@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import pint
 
-from .._spec import Spec, int_field, part_field, q_field, sources_field
+from .._spec import Spec, int_field, name_field, part_field, q_field, sources_field, text_field
 from ..errors import SpecError, UnsupportedPrecisionError
 from ..units import Q_, parse_quantity
 from .link import LinkSpec
@@ -120,15 +120,15 @@ class Accelerator(Spec):
 
     catalog_kind = "accelerator"
 
-    name: str = attrs.field()
-    vendor: str = ""
+    name: str = name_field()
+    vendor: str = text_field()
     peak_flops: PrecisionMap = attrs.field(
         converter=attrs.Converter(_peak_map, takes_field=True),  # type: ignore[call-overload,misc]
         metadata={"bm_kind": "peaks"},
     )
     memory_capacity: pint.Quantity = q_field("GB")
     memory_bandwidth: pint.Quantity = q_field("TB/s")
-    memory_type: str = ""
+    memory_type: str = text_field()
     sram: pint.Quantity | None = q_field("MB", optional=True)
     tdp: pint.Quantity = q_field("W")
     idle_power: pint.Quantity | None = q_field("W", optional=True)
@@ -141,7 +141,7 @@ class Accelerator(Spec):
         converter=attrs.Converter(_optional_units, takes_field=True),  # type: ignore[call-overload,misc]
     )
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     @idle_power.validator
     def _check_idle(self, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
@@ -222,12 +222,12 @@ class CPU(Spec):
 
     catalog_kind = "cpu"
 
-    name: str = attrs.field()
-    vendor: str = ""
+    name: str = name_field()
+    vendor: str = text_field()
     cores: int = int_field(minimum=1)
     frequency: pint.Quantity | None = q_field("GHz", optional=True)
     memory_capacity: pint.Quantity | None = q_field("GB", optional=True)
     memory_bandwidth: pint.Quantity | None = q_field("GB/s", optional=True)
     tdp: pint.Quantity | None = q_field("W", optional=True)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import pint
 
-from .._spec import Spec, enum_field, int_field, q_field, sources_field
+from .._spec import Spec, enum_field, int_field, name_field, q_field, sources_field, text_field
 from ..units import Q_
 
 __all__ = ["LinkKind", "LinkSpec", "SwitchSpec"]
@@ -66,14 +66,14 @@ class LinkSpec(Spec):
 
     catalog_kind = "link"
 
-    name: str = attrs.field()
+    name: str = name_field()
     kind: LinkKind = enum_field(LinkKind)
     bandwidth: pint.Quantity = q_field("GB/s", doc="per link, per direction")
     latency: pint.Quantity = q_field("us", allow_zero=True)
     energy_per_bit: pint.Quantity | None = q_field("pJ/bit", optional=True)
     power: pint.Quantity | None = q_field("W", optional=True)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     @property
     def bidirectional_bandwidth(self) -> pint.Quantity:
@@ -116,15 +116,15 @@ class SwitchSpec(Spec):
 
     catalog_kind = "switch"
 
-    name: str = attrs.field()
+    name: str = name_field()
     kind: LinkKind = enum_field(LinkKind)
     ports: int = int_field(minimum=1)
     port_bandwidth: pint.Quantity = q_field("GB/s", doc="per port, per direction")
     latency: pint.Quantity = q_field("ns", allow_zero=True)
-    in_network_reduction: str = ""
+    in_network_reduction: str = text_field()
     power: pint.Quantity | None = q_field("W", optional=True)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     @property
     def supports_reduction(self) -> bool:

@@ -9,7 +9,18 @@ from typing import Any
 import attrs
 import pint
 
-from .._spec import Spec, enum_field, int_field, part_field, q_field, sources_field
+from .._spec import (
+    Spec,
+    bool_field,
+    enum_field,
+    int_field,
+    name_field,
+    part_field,
+    q_field,
+    sources_field,
+    text_field,
+)
+from .._validate import check_float, check_int
 from ..errors import SpecError
 from ..units import Q_
 from .chip import CPU, Accelerator
@@ -51,6 +62,14 @@ class FabricTopology(enum.Enum):
     FAT_TREE = "fat_tree"
 
 
+def _optional_count(value: Any, field: attrs.Attribute) -> int | None:  # type: ignore[type-arg]
+    return None if value is None else check_int(value, field.name)
+
+
+def _ratio(value: Any, field: attrs.Attribute) -> float:  # type: ignore[type-arg]
+    return check_float(value, field.name)
+
+
 def _shape(value: Any, field: attrs.Attribute) -> tuple[int, ...]:  # type: ignore[type-arg]
     if value is None or value == ():
         return ()
@@ -86,7 +105,7 @@ class Superchip(Spec):
 
     catalog_kind = "superchip"
 
-    name: str = attrs.field()
+    name: str = name_field()
     cpu: CPU = part_field(lambda: CPU, "cpu")
     cpus: int = int_field(minimum=1, default=1)
     accelerator: Accelerator = part_field(lambda: Accelerator, "accelerator")
@@ -94,7 +113,7 @@ class Superchip(Spec):
     c2c_link: LinkSpec = part_field(lambda: LinkSpec, "link")
     max_power: pint.Quantity | None = q_field("W", optional=True)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -128,7 +147,7 @@ class Node(Spec):
 
     catalog_kind = "node"
 
-    name: str = attrs.field()
+    name: str = name_field()
     accelerator: Accelerator | None = part_field(lambda: Accelerator, "accelerator", optional=True)
     accelerators: int = int_field(minimum=0, default=0)
     cpu: CPU | None = part_field(lambda: CPU, "cpu", optional=True)
@@ -140,7 +159,7 @@ class Node(Spec):
     nics_per_accelerator: int = int_field(minimum=0, default=1)
     max_power: pint.Quantity | None = q_field("W", optional=True)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     def __attrs_post_init__(self) -> None:
         sc = self.superchip
@@ -233,7 +252,7 @@ class ScaleUpDomain(Spec):
 
     catalog_kind = "system"
 
-    name: str = attrs.field()
+    name: str = name_field()
     node: Node = part_field(lambda: Node, "node")
     nodes: int = int_field(minimum=1, default=1)
     topology: DomainTopology = enum_field(DomainTopology, default=DomainTopology.SWITCHED)
@@ -248,7 +267,7 @@ class ScaleUpDomain(Spec):
     cooling: Cooling = enum_field(Cooling, default=Cooling.AIR)
     max_power: pint.Quantity | None = q_field("W", optional=True)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     def __attrs_post_init__(self) -> None:
         acc = self.node.accelerator
@@ -367,16 +386,19 @@ class Fabric(Spec):
 
     catalog_kind = "fabric"
 
-    name: str = attrs.field()
+    name: str = name_field()
     switch: SwitchSpec = part_field(lambda: SwitchSpec, "switch")
     tiers: int = int_field(minimum=1, default=2)
     topology: FabricTopology = enum_field(FabricTopology, default=FabricTopology.FAT_TREE)
-    oversubscription: float = attrs.field(default=1.0, converter=float)
-    rail_optimized: bool = True
+    oversubscription: float = attrs.field(
+        default=1.0,
+        converter=attrs.Converter(_ratio, takes_field=True),  # type: ignore[call-overload,misc]
+    )
+    rail_optimized: bool = bool_field(default=True)
     link: LinkSpec | None = part_field(lambda: LinkSpec, "link", optional=True)
-    sharp: bool = True
+    sharp: bool = bool_field(default=True)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     @tiers.validator
     def _check_tiers(self, attribute: attrs.Attribute, value: int) -> None:  # type: ignore[type-arg]
@@ -412,23 +434,41 @@ class Cluster(Spec):
         Number of domains.
     fabric
         Scale-out fabric; may be None only for a single domain.
+    active_gpus
+        GPUs the cluster offers to workloads when fewer than all installed (the
+        last domain partly used), or None for all of them.
+        :func:`~blackwell_model.catalog.cluster` sets it to the count asked for.
 
     Raises
     ------
     SpecError
-        If the fabric cannot connect every NIC with its radix and tiers.
+        If the fabric cannot connect every NIC with its radix and tiers, or
+        ``active_gpus`` would leave a whole domain unused.
     """
 
     catalog_kind = "cluster"
 
-    name: str = attrs.field()
+    name: str = name_field()
     domain: ScaleUpDomain = part_field(lambda: ScaleUpDomain, "system")
     domains: int = int_field(minimum=1, default=1)
     fabric: Fabric | None = part_field(lambda: Fabric, "fabric", optional=True)
+    active_gpus: int | None = attrs.field(
+        default=None,
+        converter=attrs.Converter(_optional_count, takes_field=True),  # type: ignore[call-overload,misc]
+    )
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     def __attrs_post_init__(self) -> None:
+        installed = self.installed_gpus
+        if self.active_gpus is not None:
+            lowest = (self.domains - 1) * self.domain.gpus + 1
+            if not lowest <= self.active_gpus <= installed:
+                raise SpecError(
+                    f"active_gpus must be in [{lowest:,}, {installed:,}] for {self.domains} "
+                    f"domain(s) of {self.domain.gpus} GPUs (fewer GPUs need fewer domains), "
+                    f"got {self.active_gpus:,}"
+                )
         if self.fabric is None:
             if self.domains > 1:
                 raise SpecError(f"cluster {self.name!r} has {self.domains} domains but no fabric")
@@ -442,19 +482,38 @@ class Cluster(Spec):
                 f"cluster {self.name!r}: a {self.fabric.tiers}-tier fat-tree of "
                 f"{self.fabric.switch.ports}-port {self.fabric.switch.name} switches "
                 f"(oversubscription {self.fabric.oversubscription:g}) connects at most {cap} "
-                f"NICs, but {self.gpus} accelerators x {self.domain.node.nics_per_accelerator} "
+                f"NICs, but {installed} accelerators x {self.domain.node.nics_per_accelerator} "
                 f"NIC = {endpoints}; add a tier or use a larger switch"
             )
 
     @property
-    def gpus(self) -> int:
-        """Accelerators in the cluster."""
+    def installed_gpus(self) -> int:
+        """Accelerators installed: ``domains`` whole domains."""
         return self.domain.gpus * self.domains
 
     @property
+    def gpus(self) -> int:
+        """Accelerators the cluster offers to workloads: ``active_gpus``, else all installed.
+
+        :func:`~blackwell_model.catalog.cluster` asked for 1,024 GPUs of 72-GPU
+        racks builds 15 racks (1,080 installed) and offers the 1,024 asked for.
+        """
+        return self.installed_gpus if self.active_gpus is None else self.active_gpus
+
+    @property
+    def rounding_note(self) -> str:
+        """What was rounded: ``"1,024 of the 1,080 GPUs of 15 GB200-NVL72 domains used"``, or ``""``."""
+        if self.gpus == self.installed_gpus:
+            return ""
+        return (
+            f"{self.gpus:,} of the {self.installed_gpus:,} GPUs of {self.domains} "
+            f"{self.domain.name} domain(s) used (whole domains are installed)"
+        )
+
+    @property
     def nics(self) -> int:
-        """Scale-out NIC ports in the cluster."""
-        return self.gpus * self.domain.node.nics_per_accelerator
+        """Scale-out NIC ports installed in the cluster."""
+        return self.installed_gpus * self.domain.node.nics_per_accelerator
 
     @property
     def accelerator(self) -> Accelerator:

@@ -118,7 +118,7 @@ def search_energy(
     from ..hardware.system import Cluster
     from ..solvers.energy import (
         DEFAULT_TRAINING_ACTIVITY,
-        PowerModel,
+        as_power_model,
         cluster_power,
         step_energy,
     )
@@ -137,7 +137,7 @@ def search_energy(
             f"cluster must have at least the {result.gpus} GPUs of the search of "
             f"{result.model_name}, got {cluster.name} with {cluster.gpus}"
         )
-    pm = power or PowerModel()
+    pm = as_power_model(power)
     parts = cluster_power(cluster, gpus=result.gpus, power=pm)
     unit = step_energy(
         dict.fromkeys(BREAKDOWN_KEYS, 1.0),

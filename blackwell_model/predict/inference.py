@@ -16,6 +16,8 @@ import numpy as np
 import pint
 
 from .._display import Display
+from .._spec import as_part
+from .._validate import check_instance
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from ..hardware.system import Cluster
@@ -33,6 +35,7 @@ from ..solvers.serving import (
     static_serving,
 )
 from ..units import Q_, format_quantity, parse_quantity, ureg
+from ..workload import Transformer
 
 __all__ = [
     "InferenceCurve",
@@ -243,6 +246,7 @@ class InferenceReport(Display):
             "memory_B": {k: float(v.m) for k, v in self.memory.as_dict().items()},
             "energy_per_token_J": float(self.energy_per_token.m),
             "assumptions": dict(self.assumptions),
+            "energy": self.energy.to_dict(),
         }
 
     def summary(self) -> str:
@@ -276,16 +280,9 @@ class InferenceReport(Display):
 def _parse_args(
     model: Any, cluster: Any, layout: Any, input_tokens: Any, output_tokens: Any
 ) -> tuple[Any, int, int]:
-    if isinstance(model, str):
-        from .. import catalog
-
-        model = catalog.model(model)
-    if not isinstance(cluster, Cluster):
-        raise SpecError(f"cluster must be a Cluster, got {type(cluster).__name__} {cluster!r}")
-    if not isinstance(layout, InferenceLayout):
-        raise SpecError(
-            f"layout must be an InferenceLayout, got {type(layout).__name__} {layout!r}"
-        )
+    model = as_part(model, Transformer, "model", "model")
+    check_instance(cluster, Cluster, "cluster")
+    check_instance(layout, InferenceLayout, "layout")
     lengths = []
     for name, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
@@ -307,8 +304,23 @@ def _solver(
     limits: EngineLimits | None = None,
 ) -> ServingSolver:
     if solver is not None:
-        if not isinstance(solver, ServingSolver):
-            raise SpecError(f"solver must be a ServingSolver, got {type(solver).__name__}")
+        check_instance(solver, ServingSolver, "solver", "a ServingSolver or None")
+        for name, given, built in (
+            ("model", model, solver.model),
+            ("cluster", cluster, solver.cluster),
+            ("layout", layout, solver.layout),
+        ):
+            if given is not built and given != built:
+                label = getattr(built, "name", None) or built
+                raise SpecError(
+                    f"solver was built for another {name} ({label}); pass the same {name} "
+                    f"or leave solver out"
+                )
+        if Precision.parse(precision) is not solver.precision:
+            raise SpecError(
+                f"solver was built for precision {solver.precision.value!r}, got "
+                f"precision={Precision.parse(precision).value!r}"
+            )
         return solver
     return ServingSolver(
         model,

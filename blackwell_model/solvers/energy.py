@@ -67,6 +67,7 @@ from .power import (
     PhaseActivity,
     PowerModel,
     accelerator_power_W,
+    as_power_model,
     capped_phase,
 )
 from .pricing import CostReport, Pricing, cost_breakdown_usd
@@ -474,7 +475,7 @@ def training_energy(
     >>> 5.0 < e.average_it_power.to("kW").m < 8.0  # one DGX H100, before PUE
     True
     """
-    pm = power or PowerModel()
+    pm = as_power_model(power)
     n = int(report.gpus)
     parts = cluster_power(cluster, gpus=n, power=pm)
     acts = _resolve_activity(DEFAULT_TRAINING_ACTIVITY, activity)
@@ -554,7 +555,7 @@ def inference_energy(
     """
     if not (_number(output_tokens) and output_tokens > 0):
         raise SpecError(f"output_tokens must be a number > 0, got {output_tokens!r}")
-    pm = power or PowerModel()
+    pm = as_power_model(power)
     parts = cluster_power(cluster, gpus=gpus, power=pm, charge=charge)
     n = gpus
     d = DEFAULT_INFERENCE_ACTIVITY

@@ -21,7 +21,7 @@ from ..errors import SpecError
 from ..hardware.system import Cluster
 from ..units import format_quantity
 from ._energy_fields import _number
-from .power import PowerModel
+from .power import PowerModel, as_power_model
 
 __all__ = ["SHARED_CHARGES", "ClusterPower", "cluster_power", "fabric_switch_count"]
 
@@ -209,7 +209,7 @@ def cluster_power(
         If ``gpus`` is not in [1, cluster.gpus], a power cap lies outside
         (idle, TDP], or ``charge`` is not one of :data:`SHARED_CHARGES`.
     """
-    pm = power or PowerModel()
+    pm = as_power_model(power)
     if not isinstance(cluster, Cluster):
         raise SpecError(f"cluster must be a Cluster, got {type(cluster).__name__} {cluster!r}")
     n = cluster.gpus if gpus is None else gpus

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import attrs
 import pint
 
+from .._validate import check_instance
 from ..errors import SpecError
 from ..hardware.system import Cooling
 from ..units import finite_non_negative, fraction
@@ -34,6 +35,7 @@ __all__ = [
     "PhaseActivity",
     "PowerModel",
     "accelerator_power_W",
+    "as_power_model",
     "capped_phase",
 ]
 
@@ -270,3 +272,14 @@ def capped_phase(
         return power_W, 1.0, 1.0
     r = ((cap_W - idle_W) / (power_W - idle_W)) ** (1.0 / exponent)
     return cap_W, compute / r + (1.0 - compute), r
+
+
+def as_power_model(power: PowerModel | None) -> PowerModel:
+    """``power``, or the documented defaults for None; anything else is a :class:`SpecTypeError`.
+
+    (``power or PowerModel()`` would let ``power=0`` or ``power=""`` fall back to the
+    defaults silently.)
+    """
+    if power is None:
+        return PowerModel()
+    return check_instance(power, PowerModel, "power", "a PowerModel or None")

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from .._spec import bool_field
 from ..errors import SpecError, UnknownNameError
 from ..hardware.precision import Precision
 from ..units import finite_non_negative, fraction
@@ -150,7 +151,7 @@ class InferenceEfficiency:
     narrow_gemm: float = attrs.field(default=0.80, validator=_OPEN_FRACTION)
     step_overhead_s: float = attrs.field(default=0.0, validator=finite_non_negative)
     prefill_overhead_s: float = attrs.field(default=15.0e-3, validator=finite_non_negative)
-    grouped_kv_reads: bool = attrs.field(default=True, converter=bool)
+    grouped_kv_reads: bool = bool_field(default=True)
     tp_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
     ep_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
     host_per_request_s: float = attrs.field(default=0.0, validator=finite_non_negative)

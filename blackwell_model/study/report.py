@@ -9,7 +9,7 @@ Every input is an argument; the defaults are documented below.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -30,6 +30,7 @@ __all__ = [
     "Scenario",
     "WhatIfReport",
     "WhatIfRow",
+    "report_assumptions",
     "what_if_report",
 ]
 
@@ -104,7 +105,11 @@ DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
 
 @attrs.frozen(kw_only=True)
 class WhatIfRow:
-    """Figures of one model on one system (floats in the units their names say)."""
+    """Figures of one model on one system, floats in the SI units their names end with.
+
+    ``train_cost_usd`` and ``serve_cost_per_million_tokens_usd`` are None for a
+    system without a price.
+    """
 
     model: str
     system: str
@@ -112,30 +117,41 @@ class WhatIfRow:
     train_layout: str
     step_time_s: float
     mfu: float
-    train_days: float
-    train_mwh: float
-    train_musd: float
+    train_time_s: float
+    train_energy_J: float
+    train_cost_usd: float | None
     serve_layout: str
-    serve_tokens_per_s_per_gpu: float
-    ttft_s: float
-    tpot_s: float
-    serve_j_per_token: float
-    serve_usd_per_mtok: float
+    serve_output_tokens_per_second_per_gpu: float
+    time_to_first_token_s: float
+    time_per_output_token_s: float
+    serve_energy_per_token_J: float
+    serve_cost_per_million_tokens_usd: float | None
     note: str = ""
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class WhatIfReport(Display):
-    """Rows of :func:`what_if_report`, with a text rendering."""
+    """Rows of :func:`what_if_report`, with a text rendering.
+
+    Parameters
+    ----------
+    rows
+        One :class:`WhatIfRow` per model and system.
+    assumptions
+        The inputs every figure rests on (tokens to train, batch, goodput,
+        serving precision and lengths, what MFU is measured against, prices),
+        one sentence each; printed under the tables.
+    """
 
     rows: tuple[WhatIfRow, ...]
+    assumptions: tuple[str, ...] = ()
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One plain dict per row."""
+        """One plain dict per row (the fields of :class:`WhatIfRow`)."""
         return [attrs.asdict(r) for r in self.rows]
 
     def format(self) -> str:
-        """The report as aligned text tables."""
+        """The report as aligned text tables, with the assumptions under them."""
         train_head = (
             f"{'model':<12} {'system':<12} {'GPUs':>6}  {'best layout':<30} {'step':>8} "
             f"{'MFU':>6} {'days':>7} {'MWh':>8} {'M$':>7}"
@@ -147,36 +163,72 @@ class WhatIfReport(Display):
         out = ["Training (best layout found by search_layouts; whole run)", train_head]
         out.append("-" * len(train_head))
         for r in self.rows:
+            musd = None if r.train_cost_usd is None else r.train_cost_usd / 1e6
             out.append(
                 f"{r.model:<12} {r.system:<12} {r.train_gpus:>6}  {r.train_layout:<30} "
-                f"{r.step_time_s:>7.2f}s {r.mfu:>6.1%} {r.train_days:>7.1f} {r.train_mwh:>8,.0f} "
-                f"{_num(r.train_musd, '>7.1f')}"
+                f"{r.step_time_s:>7.2f}s {r.mfu:>6.1%} {r.train_time_s / 86400.0:>7.1f} "
+                f"{r.train_energy_J / 3.6e9:>8,.0f} {_num(musd, '>7.1f')}"
             )
         out += ["", "Serving (continuous batching, throughput-optimal batch)", serve_head]
         out.append("-" * len(serve_head))
         for r in self.rows:
             out.append(
                 f"{r.model:<12} {r.system:<12} {r.serve_layout:<18} "
-                f"{r.serve_tokens_per_s_per_gpu:>10,.0f} {r.ttft_s * 1e3:>6.0f}ms "
-                f"{r.tpot_s * 1e3:>6.1f}ms {r.serve_j_per_token:>7.3f} {_num(r.serve_usd_per_mtok, '>7.3f')}"
+                f"{r.serve_output_tokens_per_second_per_gpu:>10,.0f} "
+                f"{r.time_to_first_token_s * 1e3:>6.0f}ms "
+                f"{r.time_per_output_token_s * 1e3:>6.1f}ms {r.serve_energy_per_token_J:>7.3f} "
+                f"{_num(r.serve_cost_per_million_tokens_usd, '>7.3f')}"
             )
         notes = [f"  {r.model} on {r.system}: {r.note}" for r in self.rows if r.note]
         if notes:
             out += ["", "Notes:", *notes]
-        out += [
-            "",
-            "Prices are assumptions (blackwell_model.study.report.DEFAULT_PRICING); energy at the "
-            "facility, PUE by cooling (air 1.3, liquid 1.15).",
-        ]
+        if self.assumptions:
+            out += ["", "Assumptions:", *(f"  {a}" for a in self.assumptions)]
         return "\n".join(out)
 
 
-def _num(value: float, spec: str) -> str:
-    """``value`` formatted with ``spec`` (e.g. ``'>7.1f'``), or a dash when unpriced (NaN)."""
-    if math.isnan(value):
+def _num(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec`` (e.g. ``'>7.1f'``), or a dash when unpriced (None)."""
+    if value is None or math.isnan(value):
         width = int(spec.lstrip("<>^").split(".")[0])
         return "-".rjust(width)
     return format(value, spec)
+
+
+def report_assumptions(
+    scenarios: Sequence[Scenario], systems: Sequence[str], prices: Mapping[str, Pricing]
+) -> tuple[str, ...]:
+    """The sentences :class:`WhatIfReport` prints under its tables."""
+    out = []
+    for sc in scenarios:
+        tokens_per_step = sc.global_batch * sc.seq_len
+        out.append(
+            f"{sc.model}: trained on {sc.tokens / 1e12:g}T tokens, global batch "
+            f"{sc.global_batch:,} x {sc.seq_len:,} tokens ({tokens_per_step / 1e6:.1f}M per "
+            f"step) in {sc.train_precision} on {sc.train_gpus:,} GPUs, goodput 100 % (no "
+            f"failures, restarts or checkpoints); served in {sc.serve_precision} on "
+            f"{sc.serve_gpus} GPUs with {sc.input_tokens:,}-token prompts and "
+            f"{sc.output_tokens:,}-token answers."
+        )
+    precisions = sorted({sc.train_precision for sc in scenarios})
+    out.append(
+        "MFU is model FLOPs over the dense peak of the training precision "
+        f"({', '.join(precisions)}): an FP8 run is measured against the FP8 peak, twice BF16's."
+    )
+    unpriced = [s for s in systems if s not in prices]
+    price_text = (
+        "Prices are assumptions (blackwell_model.study.report.DEFAULT_PRICING): capital "
+        "amortised over 4 years, $8,000 of network per GPU, $0.08/kWh, $1,500 per kW-year of "
+        "facility"
+    )
+    if unpriced:
+        price_text += f"; no price for {', '.join(unpriced)} (cost shown as -)"
+    out.append(price_text + ".")
+    out.append(
+        "Energy is at the facility: PUE by cooling (air 1.3, liquid 1.15); serving at the "
+        "throughput-optimal continuous batch."
+    )
+    return tuple(out)
 
 
 def _layout_text(lay: Any) -> str:
@@ -273,9 +325,7 @@ def what_if_report(
             )
             serve, serve_text = _best_serving(model, system, sc)
             cost = serve.energy.cost(prices[system]) if system in prices else None
-            note = ""
-            if cluster.gpus != sc.train_gpus:
-                note = f"training uses {sc.train_gpus} of the cluster's {cluster.gpus} GPUs"
+            note = cluster.rounding_note
             rows.append(
                 WhatIfRow(
                     model=sc.model,
@@ -284,16 +334,20 @@ def what_if_report(
                     train_layout=_layout_text(res.best.layout),
                     step_time_s=res.best.step_time.m,
                     mfu=res.best.mfu,
-                    train_days=run.days,
-                    train_mwh=run.mwh,
-                    train_musd=(run.dollars or math.nan) / 1e6,
+                    train_time_s=float(run.wall_time.m),
+                    train_energy_J=float(run.facility_energy.m),
+                    train_cost_usd=None if run.dollars is None else float(run.dollars),
                     serve_layout=serve_text,
-                    serve_tokens_per_s_per_gpu=serve.output_tokens_per_second_per_gpu.m,
-                    ttft_s=serve.time_to_first_token.m,
-                    tpot_s=serve.time_per_output_token.m,
-                    serve_j_per_token=serve.energy_per_token.m,
-                    serve_usd_per_mtok=math.nan if cost is None else cost.per_million_tokens.m,
+                    serve_output_tokens_per_second_per_gpu=serve.output_tokens_per_second_per_gpu.m,
+                    time_to_first_token_s=serve.time_to_first_token.m,
+                    time_per_output_token_s=serve.time_per_output_token.m,
+                    serve_energy_per_token_J=serve.energy_per_token.m,
+                    serve_cost_per_million_tokens_usd=(
+                        None if cost is None else float(cost.per_million_tokens.m)
+                    ),
                     note=note,
                 )
             )
-    return WhatIfReport(rows=tuple(rows))
+    return WhatIfReport(
+        rows=tuple(rows), assumptions=report_assumptions(scenarios, systems, prices)
+    )

@@ -514,7 +514,7 @@ def _leaf_layout(cluster: Cluster, gpl: int, rails: int, aligned: bool) -> tuple
     """
     dom = cluster.domain
     gpn = dom.node.accelerators
-    n = cluster.gpus
+    n = cluster.installed_gpus
     ranks = np.arange(n, dtype=np.int64)
     domain = ranks // dom.gpus
     if rails:
@@ -565,17 +565,17 @@ def _plan_fat_tree(cluster: Cluster) -> _FatTree:
     gpn = node.accelerators
     rails = gpn if (fab.rail_optimized and t > 1 and gpn > 1) else 0
     if t == 1:
-        if cluster.gpus > gpl:
+        if cluster.installed_gpus > gpl:
             raise TopologyError(
                 f"{where}: one switch connects {gpl} accelerators of {m} NIC port(s), but the "
-                f"cluster has {cluster.gpus}; add a tier or use a larger switch"
+                f"cluster has {cluster.installed_gpus}; add a tier or use a larger switch"
             )
         return _FatTree(
             tiers=1,
             radix=k,
             rails=0,
             aligned=True,
-            leaf=np.zeros(cluster.gpus, dtype=np.int64),
+            leaf=np.zeros(cluster.installed_gpus, dtype=np.int64),
             leaves=1,
             leaves_per_pod=1,
             pods=1,
@@ -590,7 +590,7 @@ def _plan_fat_tree(cluster: Cluster) -> _FatTree:
         leaf, unit = _leaf_layout(cluster, gpl, rails, aligned)
         leaves = int(leaf[-1]) + 1
         need = (
-            f"{cluster.gpus} accelerators x {m} NIC port(s) need {leaves} leaves of "
+            f"{cluster.installed_gpus} accelerators x {m} NIC port(s) need {leaves} leaves of "
             f"{gpl} accelerators"
         )
         if t == 2:
@@ -683,7 +683,7 @@ def _add_fabric(
     sw = fab.switch
     sw_lat = float(sw.latency.m)
     cable = fab.link if fab.link is not None else sw.port_link()
-    n = cluster.gpus
+    n = cluster.installed_gpus
     leaf = plan.leaf
     if plan.rails:
         rail = np.arange(n, dtype=np.int64) % node.accelerators
@@ -924,7 +924,7 @@ def _cluster_index(
 ) -> tuple[dict[str, np.ndarray], dict[str, SpanLevel | None]]:
     """Hierarchy keys (by rank) and level templates of a cluster."""
     dom = cluster.domain
-    ranks = np.arange(cluster.gpus, dtype=np.int64)
+    ranks = np.arange(cluster.installed_gpus, dtype=np.int64)
     sc = dom.node.superchip
     keys: dict[str, np.ndarray] = {
         "superchip": ranks // sc.accelerators if sc is not None else ranks,

@@ -335,9 +335,11 @@ def test_cluster_defaults(system: str, gpus: int, domains: int, tiers: int) -> N
     assert cl.domains == domains
     assert cl.fabric.tiers == tiers
     assert cl.fabric.name == catalog.entry_metadata("system", system)["default_fabric"]
-    assert cl.nics == cl.gpus  # one NIC per GPU
+    assert cl.nics == cl.installed_gpus  # one NIC per installed GPU
+    assert cl.gpus == gpus  # what was asked for, not the rounded-up count
     assert cl.domain.node.nic == dom.node.nic
-    assert cl.name == f"{dom.name} x {domains}"
+    rounded = "" if gpus == cl.installed_gpus else f" ({gpus:,} of {cl.installed_gpus:,} GPUs)"
+    assert cl.name == f"{dom.name} x {domains}{rounded}"
 
 
 def test_cluster_default_nic_speed_is_the_systems() -> None:
@@ -427,7 +429,7 @@ def test_fabric_too_small_raises() -> None:
         catalog.cluster("DGX-H100", gpus=1024, tiers=1)
 
 
-@pytest.mark.parametrize("gpus", [0, -8, 2.5, True, "64"])
+@pytest.mark.parametrize("gpus", [0, -8, 2.5, True, "64", 2**31])
 def test_cluster_gpus_must_be_a_positive_integer(gpus: object) -> None:
     with pytest.raises(SpecError, match="gpus"):
         catalog.cluster("DGX-H100", gpus=gpus)  # type: ignore[arg-type]

@@ -318,9 +318,13 @@ def test_default_search_of_405b_on_16k_h100_is_fast():
 
 
 def test_why_none_explains_a_rounded_cluster():
+    import attrs
+
     import blackwell_model as bm
 
-    cluster = bm.catalog.cluster("GB200-NVL72", gpus=4096)  # rounded up to 57 racks, 4104 GPUs
+    # a cluster built by hand with every GPU of 57 racks (4,104) offered: no layout uses
+    # exactly 4,104 GPUs, and the search says to pass gpus=
+    cluster = attrs.evolve(bm.catalog.cluster("GB200-NVL72", gpus=4096), active_gpus=None)
     res = bm.search_layouts(bm.catalog.model("llama3-8b"), cluster, global_batch=1024, seq_len=4096)
     assert res.feasible == 0 and "pass gpus=" in res.why_none()
     assert "pass gpus=" in res.summary()
