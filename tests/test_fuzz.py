@@ -76,6 +76,8 @@ def _specimens() -> dict[str, Callable[[], Any]]:
         "Fabric": lambda: cat.fabric("IB-NDR-fat-tree"),
         "Cluster": lambda: cat.cluster("DGX-H100", gpus=12),
         "InferenceLayout": lambda: bm.InferenceLayout(tp=8),
+        "Layout": lambda: bm.Layout(tp=8, global_batch=64, seq_len=4096),
+        "Transformer": lambda: cat.model("llama3-8b"),
         "PowerModel": bm.PowerModel,
         "Pricing": lambda: bm.Pricing(gpu_hour_price="2 USD/h"),
         "PhaseActivity": lambda: bm.solvers.PhaseActivity(1.0, 0.5),

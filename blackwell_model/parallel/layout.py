@@ -31,7 +31,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .._spec import Spec, enum_field, int_field
+from .._spec import Spec, bool_field, enum_field, int_field
+from .._validate import MAX_INT
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 
@@ -203,20 +204,6 @@ def _moment_precision(value: Any, field: attrs.Attribute) -> Precision:  # type:
         valid = ", ".join(x.value for x in MOMENT_PRECISIONS)
         raise SpecError(f"{field.name} must be one of {valid}, got {p.value!r}")
     return p
-
-
-def _strict_bool(value: Any, field: attrs.Attribute) -> bool:  # type: ignore[type-arg]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    raise SpecError(f"{field.name} must be True or False, got {type(value).__name__} {value!r}")
-
-
-def _bool_field(default: bool, doc: str = "") -> Any:
-    return attrs.field(
-        default=default,
-        converter=attrs.Converter(_strict_bool, takes_field=True),  # type: ignore[call-overload]
-        metadata={"doc": doc},
-    )
 
 
 def _opt_count(value: Any, field: attrs.Attribute) -> int | None:  # type: ignore[type-arg]
@@ -441,29 +428,29 @@ class Layout(Spec):
     recompute_layers: int | None = _opt_count_field()
     offload_layers: int = int_field(minimum=0, default=0)
     zero: int = int_field(minimum=0, default=1)
-    grad_reduce_in_fp32: bool = _bool_field(True)
+    grad_reduce_in_fp32: bool = bool_field(default=True)
     moments_precision: Precision = attrs.field(
         default=Precision.FP32,
         converter=attrs.Converter(_moment_precision, takes_field=True),  # type: ignore[call-overload,misc]
         metadata={"bm_kind": "enum"},
     )
-    master_remainders: bool = _bool_field(False)
-    low_precision_weights: bool = _bool_field(False)
-    sequence_parallel: bool = _bool_field(True)
-    overlap_dp_comm: bool = _bool_field(True)
-    overlap_tp_comm: bool = _bool_field(True)
-    overlap_pp_comm: bool = _bool_field(True)
-    overlap_moe_comm: bool = _bool_field(False)
-    cuda_graphs: bool = _bool_field(False)
+    master_remainders: bool = bool_field(default=False)
+    low_precision_weights: bool = bool_field(default=False)
+    sequence_parallel: bool = bool_field(default=True)
+    overlap_dp_comm: bool = bool_field(default=True)
+    overlap_tp_comm: bool = bool_field(default=True)
+    overlap_pp_comm: bool = bool_field(default=True)
+    overlap_moe_comm: bool = bool_field(default=False)
+    cuda_graphs: bool = bool_field(default=False)
     placement: str = attrs.field(
         default="tp-cp-ep-dp-pp",
         converter=attrs.Converter(_placement, takes_field=True),  # type: ignore[call-overload,misc]
     )
     first_stage_layers: int | None = _opt_count_field()
     last_stage_layers: int | None = _opt_count_field()
-    embedding_in_split: bool = _bool_field(False)
-    loss_in_split: bool = _bool_field(False)
-    router_fp32: bool = _bool_field(False)
+    embedding_in_split: bool = bool_field(default=False)
+    loss_in_split: bool = bool_field(default=False)
+    router_fp32: bool = bool_field(default=False)
     capacity_factor: float | None = attrs.field(
         default=None,
         converter=attrs.Converter(_opt_positive_float, takes_field=True),  # type: ignore[call-overload,misc]
@@ -474,6 +461,11 @@ class Layout(Spec):
     )
 
     def __attrs_post_init__(self) -> None:
+        if self.gpus > MAX_INT:  # products of the degrees run in 64-bit arrays
+            raise SpecError(
+                f"gpus = tp*cp*pp*dp must be <= {MAX_INT:,}, got {self.tp}*{self.cp}*"
+                f"{self.pp}*{self.dp} = {self.gpus:,}"
+            )
         modules = self.recompute_modules
         if modules is not None:
             if self.recompute is Recompute.FULL:

@@ -54,6 +54,7 @@ import attrs
 import numpy as np
 import pint
 
+from .._spec import bool_field
 from ..errors import SpecError
 from ..units import Q_, finite_non_negative, fraction
 from ..workload.moe import expert_load_factor
@@ -148,8 +149,8 @@ class MemoryModel:
 
     weight_bytes: float = attrs.field(default=2.0, validator=finite_non_negative)
     activation_bytes: float = attrs.field(default=2.0, validator=finite_non_negative)
-    flash_attention: bool = True
-    dropout: bool = False
+    flash_attention: bool = bool_field(default=True)
+    dropout: bool = bool_field(default=False)
     low_precision_weight_copies: float = attrs.field(default=1.0, validator=finite_non_negative)
     logits_bytes: float = attrs.field(default=2.0, validator=finite_non_negative)
     fsdp_buffered_layers: float = attrs.field(default=2.0, validator=finite_non_negative)

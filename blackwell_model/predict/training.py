@@ -10,6 +10,8 @@ import numpy as np
 import pint
 
 from .._display import Display
+from .._spec import as_part
+from .._validate import check_instance
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.system import Cluster
 from ..parallel.layout import Layout, stack_layouts
@@ -17,6 +19,7 @@ from ..parallel.memory import MemoryBreakdown, MemoryModel, memory_per_gpu
 from ..solvers.energy import EnergyReport, PowerModel, training_energy
 from ..solvers.training import BREAKDOWN_KEYS, TrainingEfficiency, TrainingSolver
 from ..units import Q_, format_quantity
+from ..workload import Transformer
 
 _S = Q_(1.0, "s")
 
@@ -282,10 +285,9 @@ def predict_training(
     >>> 0.2 < report.mfu < 0.8
     True
     """
-    if isinstance(model, str):
-        from .. import catalog
-
-        model = catalog.model(model)
+    model = as_part(model, Transformer, "model", "model")
+    check_instance(memory, (MemoryModel, type(None)), "memory", "a MemoryModel or None")
+    check_instance(solver, (TrainingSolver, type(None)), "solver", "a TrainingSolver or None")
     if not isinstance(layout, Layout):
         raise SpecError(f"layout must be a Layout, got {type(layout).__name__} {layout!r}")
     if not isinstance(cluster, Cluster):

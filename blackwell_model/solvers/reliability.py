@@ -59,6 +59,7 @@ from typing import Any
 import attrs
 import pint
 
+from .._spec import bool_field
 from ..errors import SpecError
 from ..hardware.system import Cluster, Cooling
 from ..units import Q_, finite_non_negative, parse_quantity
@@ -414,7 +415,7 @@ class CheckpointModel:
     read_bandwidth: pint.Quantity = _q_attr("B/s", "1 GB/s", _q_positive)
     storage_bandwidth: pint.Quantity | None = _q_attr("B/s", None, _q_positive)
     storage_read_bandwidth: pint.Quantity | None = _q_attr("B/s", None, _q_positive)
-    asynchronous: bool = False
+    asynchronous: bool = bool_field(default=False)
     host_copy_bandwidth: pint.Quantity = _q_attr("B/s", "25 GB/s", _q_positive)
 
     def state_bytes(self, parameters: float) -> float:
@@ -641,7 +642,7 @@ class ReliabilityModel:
     checkpoint: CheckpointModel = attrs.field(factory=CheckpointModel)
     restart: RestartModel = attrs.field(factory=RestartModel)
     stragglers: StragglerModel | None = attrs.field(factory=StragglerModel)
-    rack_blast_radius: bool = True
+    rack_blast_radius: bool = bool_field(default=True)
     planned_per_day: float = attrs.field(default=0.0, validator=finite_non_negative)
     interval: Any = attrs.field(default="daly")
     repair_time: pint.Quantity = _q_attr("s", "1 d", _q_non_negative)

@@ -156,9 +156,9 @@ class InferenceEfficiency:
     ep_overlap: float = attrs.field(default=0.0, validator=_FRACTION)
     host_per_request_s: float = attrs.field(default=0.0, validator=finite_non_negative)
     host_per_step_s: float = attrs.field(default=0.0, validator=finite_non_negative)
-    host_overlap: bool = attrs.field(default=True, converter=bool)
+    host_overlap: bool = bool_field(default=True)
     expert_load_cv: float = attrs.field(default=0.0, validator=finite_non_negative)
-    dispatch_fp8: bool = attrs.field(default=True, converter=bool)
+    dispatch_fp8: bool = bool_field(default=True)
     grouped_min_tile: int | None = attrs.field(default=None, validator=_optional_positive_int)
 
 
@@ -265,7 +265,7 @@ class EngineLimits:
     cuda_graph_batch_sizes: tuple[int, ...] | None = attrs.field(
         default=None, converter=_graph_sizes
     )
-    attention_dp_imbalance: bool = attrs.field(default=False, converter=bool)
+    attention_dp_imbalance: bool = bool_field(default=False)
 
     def padded_batch(self, batch: int) -> int:
         """The batch a decode step of ``batch`` requests runs at (its CUDA graph's size)."""

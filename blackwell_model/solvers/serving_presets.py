@@ -27,6 +27,7 @@ import math
 
 import attrs
 
+from .._spec import bool_field
 from ..errors import SpecError, UnknownNameError
 from ._efficiency import DEFAULT_EFFICIENCY
 from .serving_params import (
@@ -193,7 +194,7 @@ class ServingPreset:
     efficiency: InferenceEfficiency
     memory: InferenceMemoryModel = attrs.field(factory=InferenceMemoryModel)
     limits: EngineLimits | None = None
-    static: bool = False
+    static: bool = bool_field(default=False)
 
 
 #: Calibrated on the 13 public 2025 cases by

@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 import attrs
 import numpy as np
 
+from .._spec import bool_field
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from ..parallel.layout import RECOMPUTE_MODULES, stage_layer_arrays
@@ -231,7 +232,7 @@ class TrainingEfficiency:
 
     roofline: Efficiency = attrs.field(factory=lambda: CALIBRATED_ROOFLINE, validator=_efficiency)
     collectives: CollectiveEfficiency | None = attrs.field(default=None, validator=_collective_eff)
-    units_from_accelerator: bool = True
+    units_from_accelerator: bool = bool_field(default=True)
     # calibrated (prior 1.0): half of the layer GEMM time at the FP8 rate
     low_precision_gemm_fraction: float = attrs.field(default=0.5, validator=_FRACTION)
     tp_overlap: float = attrs.field(default=0.9, validator=_FRACTION)  # calibrated (prior 0.5)

@@ -25,7 +25,9 @@ import attrs
 import numpy as np
 
 from .._display import Display
-from ..errors import InfeasibleLayoutError, SpecError, UnknownNameError
+from .._spec import as_part
+from .._validate import check_callable, check_executor, check_instance
+from ..errors import InfeasibleLayoutError, Interrupted, SpecError, UnknownNameError
 from ..hardware.precision import Precision
 from ..hardware.system import Cluster
 from ..parallel.layout import (
@@ -42,6 +44,7 @@ from ..parallel.memory import MemoryModel, memory_arrays
 from ..predict.training import TrainingReport, predict_training
 from ..solvers.training import BREAKDOWN_KEYS, TrainingEfficiency, TrainingSolver
 from ..units import Q_, format_quantity
+from ..workload import Transformer
 
 __all__ = [
     "LAYOUT_KEYS",
@@ -920,10 +923,12 @@ def search_layouts(
     True
     """
     t0 = time.perf_counter()
-    if isinstance(model, str):
-        from .. import catalog
-
-        model = catalog.model(model)
+    model = as_part(model, Transformer, "model", "model")
+    check_instance(memory, (MemoryModel, type(None)), "memory", "a MemoryModel or None")
+    if executor is not None:
+        check_executor(executor)
+    if progress is not None:
+        check_callable(progress, "progress")
     if not isinstance(cluster, Cluster):
         raise SpecError(f"cluster must be a Cluster, got {type(cluster).__name__} {cluster!r}")
     global_batch = _check_int("global_batch", global_batch)
@@ -1007,20 +1012,29 @@ def search_layouts(
     solver: TrainingSolver | None = None
     outs: list[_ChunkOut] = []
     done = 0
-    if executor is None:
-        solver = TrainingSolver(model, cluster, efficiency, memory=memory)
-        for t in tasks:
-            outs.append(_run_chunk(t, solver))
-            done = min(n, done + chunk_size)
-            if progress is not None:
-                progress(done, n)
-    else:
-        futures = [executor.submit(_run_chunk, t) for t in tasks]
+    stopped: str | None = None
+    futures: list[Any] = []
+    try:
+        if executor is None:
+            solver = TrainingSolver(model, cluster, efficiency, memory=memory)
+            for t in tasks:
+                outs.append(_run_chunk(t, solver))
+                done = min(n, done + chunk_size)
+                if progress is not None:
+                    progress(done, n)
+        else:
+            futures = [executor.submit(_run_chunk, t) for t in tasks]
+            for f in futures:
+                outs.append(f.result())
+                done = min(n, done + chunk_size)
+                if progress is not None:
+                    progress(done, n)
+    except KeyboardInterrupt:
+        # rank what was finished; the caller gets it as ``Interrupted.partial``
         for f in futures:
-            outs.append(f.result())
-            done = min(n, done + chunk_size)
-            if progress is not None:
-                progress(done, n)
+            f.cancel()
+        stopped = f"search interrupted after {done:,} of {n:,} candidates"
+        n = done
 
     counts: dict[str, int] = {}
     first: dict[str, int] = {}
@@ -1054,7 +1068,10 @@ def search_layouts(
     keys = outs[0].columns.keys() if outs else ()
     merged = {k: np.concatenate([o.columns[k] for o in outs]) for k in keys}
     if not merged:
-        merged = {k: np.zeros(0) for k in ("step_time_s", "memory_B")}
+        merged = {
+            k: np.zeros(0)
+            for k in ("step_time_s", "memory_B", "mfu", "hfu", "tokens_per_second_per_gpu")
+        }
     order = _rank(merged, objective)
     if top is not None:
         order = order[:top]
@@ -1070,7 +1087,7 @@ def search_layouts(
         best = predict_training(
             model, cluster, best_layout, efficiency=efficiency, memory=memory, solver=solver
         )
-    return SearchResult(
+    result = SearchResult(
         model_name=model.name,
         cluster_name=cluster.name,
         gpus=n_gpus,
@@ -1090,6 +1107,9 @@ def search_layouts(
         template=template,
         memory_headroom=headroom,
     )
+    if stopped is not None:
+        raise Interrupted(stopped, partial=result)
+    return result
 
 
 def _constant(global_batch: int, seq_len: int) -> dict[str, np.ndarray]:

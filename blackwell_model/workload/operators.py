@@ -49,6 +49,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from .._spec import bool_field
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from .transformer import Activation, AttentionKind, LayerType, Transformer, attention_pairs
@@ -163,7 +164,7 @@ class Operator:
     k: float = 0.0
     count: float = 1.0
     precision: Precision = Precision.BF16
-    backward: bool = False
+    backward: bool = bool_field(default=False)
     module: str = ""
     launches: float = 1.0
 

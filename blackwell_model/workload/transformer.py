@@ -47,7 +47,16 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .._spec import Spec, _int_converter, enum_field, int_field, sources_field
+from .._spec import (
+    Spec,
+    _int_converter,
+    bool_field,
+    enum_field,
+    int_field,
+    name_field,
+    sources_field,
+    text_field,
+)
 from ..errors import SpecError
 from ..hardware.precision import Precision
 
@@ -155,19 +164,6 @@ def _attention_kind(value: Any, field: attrs.Attribute) -> AttentionKind | None:
     raise SpecError(f"{field.name} must be one of {valid} (or omitted), got {value!r}")
 
 
-def _as_bool(value: Any, field: attrs.Attribute) -> bool:  # type: ignore[type-arg]
-    if isinstance(value, bool):
-        return value
-    raise SpecError(f"{field.name} must be true or false, got {value!r}")
-
-
-def _bool_field(default: bool) -> Any:
-    return attrs.field(
-        default=default,
-        converter=attrs.Converter(_as_bool, takes_field=True),  # type: ignore[call-overload]
-    )
-
-
 _MLA_FIELDS = ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 
 
@@ -270,7 +266,7 @@ class Transformer(Spec):
 
     catalog_kind = "model"
 
-    name: str = attrs.field()
+    name: str = name_field()
     layers: int = int_field(minimum=1, doc="transformer blocks")
     hidden: int = int_field(minimum=1, doc="model width")
     heads: int = int_field(minimum=1, doc="query heads")
@@ -280,9 +276,9 @@ class Transformer(Spec):
     vocab: int = int_field(minimum=1, doc="vocabulary size")
     activation: Activation = enum_field(Activation, default=Activation.SWIGLU)
     norm: NormKind = enum_field(NormKind, default=NormKind.RMSNORM)
-    bias: bool = _bool_field(False)
-    parallel_attention: bool = _bool_field(False)
-    tied_embeddings: bool = _bool_field(False)
+    bias: bool = bool_field(default=False)
+    parallel_attention: bool = bool_field(default=False)
+    tied_embeddings: bool = bool_field(default=False)
     position_embeddings: int = int_field(minimum=0, default=0)
     attention: AttentionKind | None = attrs.field(
         default=None,
@@ -307,7 +303,7 @@ class Transformer(Spec):
     moe_layer_step: int = int_field(minimum=1, default=1)
     mtp_layers: int = int_field(minimum=0, default=0)
     sources: dict[str, str] = sources_field()
-    notes: str = ""
+    notes: str = text_field()
 
     def __attrs_post_init__(self) -> None:
         self._validate()
