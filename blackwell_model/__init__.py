@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from . import catalog, errors, plot, solvers, study, topology, units
+from . import catalog, errors, plot, solvers, study, topology, trust, units
 from .errors import (
     BlackwellModelError,
     InfeasibleLayoutError,
@@ -64,6 +64,7 @@ from .solvers import (
 from .solvers.training import TrainingEfficiency
 from .study import SearchResult, search_layouts, search_many
 from .topology import to_graph
+from .trust import Calibration, calibrate, load_measurements
 from .units import Q_, ureg
 from .workload import Transformer
 
@@ -74,6 +75,7 @@ __all__ = [
     "Q_",
     "Accelerator",
     "BlackwellModelError",
+    "Calibration",
     "Cluster",
     "CollectiveEfficiency",
     "Cooling",
@@ -111,10 +113,12 @@ __all__ = [
     "UnknownNameError",
     "UnsupportedPrecisionError",
     "__version__",
+    "calibrate",
     "catalog",
     "errors",
     "inference_energy",
     "inference_sweep",
+    "load_measurements",
     "plot",
     "predict_inference",
     "predict_training",
@@ -126,6 +130,7 @@ __all__ = [
     "to_graph",
     "topology",
     "training_energy",
+    "trust",
     "units",
     "ureg",
     "with_accelerator",

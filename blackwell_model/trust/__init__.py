@@ -20,6 +20,16 @@ See :doc:`/trust`.
 from __future__ import annotations
 
 from .calibration import PARAMETERS, Calibration, Parameter, Residual, calibrate
+from .intervals import (
+    CaseResidual,
+    Evidence,
+    PredictionInterval,
+    evidence,
+    generation,
+    leave_one_out_coverage,
+    prediction_interval,
+    validation_residuals,
+)
 from .measurements import (
     CollectiveBenchmark,
     CollectiveMeasurement,
@@ -33,22 +43,34 @@ from .measurements import (
     read_gemm_csv,
     read_nccl_tests,
 )
+from .sensitivity import Sensitivity, scale_hardware, sensitivity
 
 __all__ = [
     "PARAMETERS",
     "Calibration",
+    "CaseResidual",
     "CollectiveBenchmark",
     "CollectiveMeasurement",
+    "Evidence",
     "GemmMeasurement",
     "Measurements",
     "MemoryMeasurement",
     "Parameter",
+    "PredictionInterval",
     "Residual",
+    "Sensitivity",
     "ServingMeasurement",
     "TrainingMeasurement",
     "calibrate",
+    "evidence",
+    "generation",
+    "leave_one_out_coverage",
     "load_measurements",
     "parse_nccl_tests",
+    "prediction_interval",
     "read_gemm_csv",
     "read_nccl_tests",
+    "scale_hardware",
+    "sensitivity",
+    "validation_residuals",
 ]

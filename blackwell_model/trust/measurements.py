@@ -91,6 +91,10 @@ def _int_at_least(name: str, value: Any, low: int) -> int:
     return value
 
 
+def _precision(value: Any) -> Precision:
+    return Precision.parse(value)
+
+
 @attrs.frozen(kw_only=True)
 class GemmMeasurement:
     """One GEMM of a throughput sweep.
@@ -114,7 +118,7 @@ class GemmMeasurement:
     m: int = attrs.field()
     n: int = attrs.field()
     k: int = attrs.field()
-    precision: Precision = attrs.field(converter=Precision.parse)
+    precision: Precision = attrs.field(converter=_precision)
     tflops: float = attrs.field()
     count: int = attrs.field(default=1)
     label: str = ""
