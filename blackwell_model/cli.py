@@ -17,6 +17,10 @@ Llama 3 70B and 405B trained and served on DGX-H100 and GB200-NVL72 clusters
     The same training and serving workload on several systems, side by side.
 ``graph``
     Export the topology of a system or cluster as GraphML or node-link JSON.
+``calibrate``
+    Fit the efficiency parameters to your own measurements (a TOML manifest
+    naming GEMM sweeps, nccl-tests outputs, bandwidths, step times); write
+    the result as JSON for ``train --calibration`` and ``infer --calibration``.
 
 Every subcommand takes ``--parts FILE.toml`` (repeatable) to load the user's
 own parts and models in the catalog format first, so they can be named like
@@ -171,11 +175,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         zero=args.zero,
         placement=args.placement,
     )
-    report = predict_training(model, cluster, layout, check_memory=not args.no_memory_check)
+    report = predict_training(
+        model, cluster, layout, check_memory=not args.no_memory_check,
+        efficiency=_calibrated(args, "training"),
+    )  # fmt: skip
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(report.summary())
+        _print_trust(report)
     return 0
 
 
@@ -195,6 +203,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         output_tokens=args.output_tokens,
         precision=args.precision,
         kv_precision=args.kv_precision,
+        efficiency=_calibrated(args, "inference"),
     )
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2))
@@ -223,6 +232,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     for part, t in rep.decode_breakdown.items():
         if t.m > 0:
             print(f"    {part:<22} {format_quantity(t)}")
+    _print_trust(rep)
     return 0
 
 
@@ -316,6 +326,85 @@ def _cmd_graph(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _calibrated(args: argparse.Namespace, side: str) -> Any:
+    """The training or inference efficiency of ``--calibration FILE`` (None without it)."""
+    path = getattr(args, "calibration", None)
+    if path is None:
+        return None
+    from .trust import Calibration
+
+    return getattr(Calibration.load(path), side)
+
+
+def _print_trust(report: Any) -> None:
+    """The 80 % interval, and a one-line note when the prediction is extrapolated."""
+    iv = report.interval(0.8)
+    name, (low, _, high) = next(iter(iv.values.items()))
+    print(
+        f"  80 % interval     {name} {format_quantity(low)} - {format_quantity(high)} "
+        f"({iv.cases} comparable measured cases)"
+    )
+    ev = report.evidence()
+    if not ev.validated:
+        print(f"note: {ev.note}")
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .trust import calibrate, load_measurements
+
+    data = load_measurements(args.manifest)
+    cluster = catalog.cluster(args.system, gpus=args.gpus) if args.system else None
+    if args.system is None and args.gpus is not None:
+        print("blackwell-model: error: --gpus needs --system", file=sys.stderr)
+        return 2
+    cal = calibrate(data, cluster, progress=None if args.json else _stderr_line)
+    if args.output:
+        cal.save(args.output)
+    if args.json:
+        print(json.dumps(cal.to_dict(), indent=2))
+    else:
+        print(cal.summary())
+        if args.output:
+            print(
+                f"\nwritten to {args.output}; use it with "
+                f"`blackwell-model train --calibration {args.output}`"
+            )
+    return 0
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _add_calibrate_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the efficiency parameters to your own measurements",
+        description="Fit the model's efficiency parameters to measurements taken on your "
+        "cluster: a TOML manifest naming GEMM sweeps (CSV), nccl-tests/rccl-tests outputs, "
+        "memory bandwidths and training or serving runs (see examples/measurements/). "
+        "Prints the fitted parameters, the residual of every measurement and the parameters "
+        "the data did not constrain.",
+    )
+    p.add_argument("manifest", help="TOML manifest of measurements")
+    p.add_argument(
+        "--system", default=None, help="catalog system (default: the manifest's [cluster])"
+    )
+    p.add_argument("--gpus", type=_positive_int, default=None, help="GPUs of --system")
+    p.add_argument("-o", "--output", default=None, help="write the calibration as JSON")
+    _common(p)
+    p.set_defaults(func=_cmd_calibrate)
+
+
+def _calibration_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="efficiency parameters fitted by `blackwell-model calibrate -o FILE`",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -431,6 +520,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report even if the layout does not fit in memory",
     )
+    _calibration_option(p)
     _common(p)
     p.set_defaults(func=_cmd_train)
 
@@ -483,6 +573,7 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=["bf16", "fp16", "fp8", "fp4"],
         help="KV-cache precision (default: the activations')",
     )
+    _calibration_option(p)
     _common(p)
     p.set_defaults(func=_cmd_infer)
 
@@ -593,6 +684,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _common(p, json_output=False)
     p.set_defaults(func=_cmd_graph)
+    _add_calibrate_parser(sub)
     return parser
 
 
