@@ -62,7 +62,7 @@ def sensitivity_bars(
     --------
     >>> import blackwell_model as bm
     >>> rep = bm.predict_training("llama3-8b", bm.catalog.cluster("DGX-H100", gpus=8),
-    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=8192))
+    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=4096))
     >>> ax = bm.plot.sensitivity_bars(rep.sensitivity())  # doctest: +SKIP
     """
     from ..trust.sensitivity import Sensitivity

@@ -45,11 +45,13 @@ others keep their starting values and are listed in
 the scale-up efficiency of a single-node all-reduce; ``gemm_max`` and the
 per-kernel overhead of a single step time) are thereby never both fitted.
 The probe is repeated at the fitted values (the roofline's ``max`` and the
-overlap budgets move with the fit), up to three rounds.  Last, a local probe
-(a factor 1.1, the same threshold per factor 2) at the fit keeps only the
-parameters the data pin down there; one that the fit leaves on a flat stretch
-(a bus efficiency that only mattered far below its value) returns to its
-start value when that fits as well, and is reported unconstrained.
+overlap budgets move with the fit), up to four rounds.  A local probe (a
+factor 1.1, the same threshold per factor 2) at the fit then finds the
+chosen parameters the fit left on a flat stretch: each is tried over its
+whole range (the coarse steps can jump onto a plateau, such as an NVLS
+factor so low that the ring always wins) and refitted when a value there
+fits better; otherwise it returns to its start value when that fits as
+well, and is reported unconstrained.
 
 The fit
 -------
@@ -915,7 +917,7 @@ def calibrate(
     >>> round(cal.fitted["roofline.gemm_max"], 2)
     0.73
     >>> report = bm.predict_training("llama3-8b", cluster, bm.Layout(tp=1, dp=8,
-    ...     global_batch=64, seq_len=8192), efficiency=cal.training)
+    ...     global_batch=64, seq_len=4096), efficiency=cal.training)
     """
     data = _as_measurements(measurements)
     cluster = cluster if cluster is not None else data.cluster
@@ -975,6 +977,11 @@ def calibrate(
     )
 
 
+def _full_range(p: Parameter, points: int = 17) -> list[float]:
+    lo, hi = _u(p, p.lower if p.lower + p.scale > 0 else p.lower + 1e-9), _u(p, p.upper)
+    return [_from_u(p, lo + (hi - lo) * i / (points - 1)) for i in range(points)]
+
+
 def _fit_stage(
     predictor: _Predictor,
     state: _State,
@@ -982,26 +989,43 @@ def _fit_stage(
     tolerance: float,
     progress: Callable[[str], None] | None,
 ) -> tuple[_State, list[str]]:
-    """Constraint test, fit, and the test again at the fit (kinks move), up to 3 rounds."""
+    """Probe, fit, check locally at the fit; repeat while anything changes (<= 4 rounds).
+
+    A chosen parameter the local probe finds on a flat stretch (the coarse
+    steps of the search can jump onto a plateau: an NVLS factor so low that
+    the ring always wins) is tried over its whole range; if a value fits
+    better it is taken and the stage refitted, else it returns to its start
+    value (when that fits as well) and is reported unconstrained.
+    """
     objective = _objective(predictor, predictor.measured())
     start = state
     chosen: list[str] = []
-    for _ in range(3):
+    dropped: set[str] = set()
+    for _ in range(4):
         found = _constrained(_effect_columns(predictor, state, names), tolerance)
-        new = [n for n in found if n not in chosen]
-        if not new:
-            break
+        new = [n for n in found if n not in chosen and n not in dropped]
         chosen = [n for n in names if n in chosen or n in new]
-        state = _search(objective, state, chosen, progress)
-    # local check at the fit: a parameter the fit does not pin down (flat objective
-    # around it) goes back to its start value if that fits as well, and is reported
-    local = _constrained(_effect_columns(predictor, state, chosen, _LOCAL_PROBE), tolerance)
-    best = objective(state)
-    for name in [n for n in chosen if n not in local]:
-        trial = _set(state, name, _get(start, name))
-        if objective(trial) <= best * (1.0 + 1e-6) + 1e-12:
-            state = trial
-            chosen = [n for n in chosen if n != name]
+        if new:
+            state = _search(objective, state, chosen, progress)
+        local = _constrained(_effect_columns(predictor, state, chosen, _LOCAL_PROBE), tolerance)
+        best = objective(state)
+        moved = False
+        for name in [n for n in chosen if n not in local]:
+            p = PARAMETERS[name]
+            trials = [(objective(_set(state, name, v)), v) for v in _full_range(p)]
+            value, v = min(trials)
+            if value < best * (1.0 - 1e-6) - 1e-15:
+                state, best, moved = _set(state, name, v), value, True
+                continue
+            trial = _set(state, name, _get(start, name))
+            if objective(trial) <= best * (1.0 + 1e-6) + 1e-12:
+                state, best = trial, objective(trial)
+                chosen.remove(name)
+                dropped.add(name)
+        if moved:
+            state = _search(objective, state, chosen, progress)
+        elif not new:
+            break
     return state, chosen
 
 

@@ -495,7 +495,7 @@ def prediction_interval(report: Any, level: float = 0.8) -> PredictionInterval:
     --------
     >>> import blackwell_model as bm
     >>> rep = bm.predict_training("llama3-8b", bm.catalog.cluster("DGX-H100", gpus=8),
-    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=8192))
+    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=4096))
     >>> iv = rep.interval(0.8)
     >>> iv.low < rep.step_time < iv.high
     True
@@ -609,7 +609,7 @@ def evidence(report: Any) -> Evidence:
     --------
     >>> import blackwell_model as bm
     >>> rep = bm.predict_training("llama3-8b", bm.catalog.cluster("MI300X-8", gpus=8),
-    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=8192))
+    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=4096))
     >>> rep.evidence().validated
     False
     """

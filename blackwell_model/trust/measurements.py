@@ -66,6 +66,7 @@ NCCL_TESTS_OPS: Mapping[str, str] = {
 }
 _OP_ALIASES = {
     **{v: v for v in NCCL_TESTS_OPS.values()},
+    **NCCL_TESTS_OPS,
     **{k.removesuffix("_perf"): v for k, v in NCCL_TESTS_OPS.items()},
     "allreduce": "all_reduce",
     "allgather": "all_gather",
@@ -563,7 +564,10 @@ def _csv_int(text: Any) -> int:
 
 _MPI_PREFIX = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
 _RANK_LINE = re.compile(r"#?\s*Rank\s+(\d+)\b.*?\bon\s+(\S+)\s+device", re.IGNORECASE)
-_TEST_NAME = re.compile(r"\b([a-z_]+_perf)\b")
+_TEST_NAME = re.compile(
+    r"(?<![a-z_])((?:all_reduce|all_gather|reduce_scatter|alltoall|broadcast|sendrecv|reduce"
+    r"|gather|scatter|hypercube)_perf)"
+)
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 

@@ -414,7 +414,7 @@ def sensitivity(
     --------
     >>> import blackwell_model as bm
     >>> rep = bm.predict_training("llama3-8b", bm.catalog.cluster("DGX-H100", gpus=8),
-    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=8192))
+    ...                           bm.Layout(tp=1, dp=8, global_batch=64, seq_len=4096))
     >>> s = rep.sensitivity()
     >>> s.ranked("rate")[0][0]
     'peak_flops[bf16]'
