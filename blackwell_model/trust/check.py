@@ -27,6 +27,7 @@ __all__ = [
     "HOLDOUT_GROUPS",
     "format_coverage",
     "generation_holdout",
+    "holdout_table_rst",
     "load_holdout",
     "main",
 ]
@@ -122,6 +123,34 @@ def load_holdout() -> list[dict[str, Any]]:
     """The stored :func:`generation_holdout` records."""
     text = resources.files("blackwell_model.trust").joinpath("data", HOLDOUT_FILE)
     return list(json.loads(text.read_text("utf-8")))
+
+
+def holdout_table_rst(records: Sequence[dict[str, Any]] | None = None) -> str:
+    """The :func:`generation_holdout` records as the reST table of ``docs/trust.rst``."""
+    records = load_holdout() if records is None else records
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - generation",
+        "     - fit / test cases",
+        "     - median, shipped defaults",
+        "     - median, calibrated",
+        "     - mean, shipped defaults",
+        "     - mean, calibrated",
+        "     - bias, shipped -> calibrated",
+    ]
+    for r in records:
+        lines += [
+            f"   * - {r['generation']}",
+            f"     - {r['fit_cases']} / {r['test_cases']}",
+            f"     - {r['median_default']:.1%}",
+            f"     - {r['median_calibrated']:.1%}",
+            f"     - {r['mean_default']:.1%}",
+            f"     - {r['mean_calibrated']:.1%}",
+            f"     - {r['bias_default']:+.1%} -> {r['bias_calibrated']:+.1%}",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def format_coverage(level: float = 0.8) -> str:

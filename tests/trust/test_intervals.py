@@ -129,3 +129,26 @@ def test_stored_residuals_are_current():
         assert (r.phase, r.accelerator, r.moe) == (
             stored[r.id].phase, stored[r.id].accelerator, stored[r.id].moe,
         )  # fmt: skip
+
+
+def test_docs_holdout_table_matches_the_stored_records():
+    from pathlib import Path
+
+    from blackwell_model.trust.check import holdout_table_rst
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "trust.rst").read_text("utf-8")
+    assert holdout_table_rst() in page
+
+
+@pytest.mark.slow
+@pytest.mark.validation
+def test_holdout_a100_row_is_reproduced():
+    """``python -m blackwell_model.trust.check --holdout`` wrote the stored table."""
+    from blackwell_model.trust.check import generation_holdout, load_holdout
+
+    stored = {r["generation"]: r for r in load_holdout()}["A100"]
+    (fresh,) = generation_holdout(["A100"])
+    for key in ("median_default", "median_calibrated", "bias_calibrated"):
+        assert fresh[key] == pytest.approx(stored[key], abs=1e-4), key
+    # calibrating on half of the A100 cases removes most of their bias on the other half
+    assert abs(fresh["bias_calibrated"]) < abs(fresh["bias_default"])
