@@ -16,7 +16,9 @@ stages that follow the physics from the kernel up:
 3. **collectives** (``nccl-tests`` tables): bus efficiencies and base
    latencies of :class:`~blackwell_model.solvers.CollectiveEfficiency`,
    through :func:`~blackwell_model.solvers.collective_time` on the span of
-   the benchmark's GPUs;
+   the benchmark's GPUs; the collectives other than all-reduce (rings and
+   direct sends) first, for the link efficiencies and latencies, then
+   all-reduce for the algorithm factors (tree, NVLS, SHARP) left;
 4. **training** (step times): the end-to-end parameters of
    :class:`~blackwell_model.solvers.training.TrainingEfficiency` (the ones
    :mod:`~blackwell_model.validation.calibrate` fits on the public cases,
@@ -64,10 +66,12 @@ over the constrained parameters, in the coordinate
 parameter in turn takes the best of :data:`GRID_POINTS` values spread over
 :math:`u \\pm w`, the sweep repeats until nothing changes, and the width
 :math:`w` shrinks through :data:`SEARCH_WIDTHS` (the final resolution is
-about 0.1 % of :math:`\\theta + s`); after each sweep a pattern move
+about 0.05 % of :math:`\\theta + s`); after each sweep a pattern move
 (Hooke-Jeeves) follows the sweep's direction while it improves, which
-speeds the search along the valleys of correlated parameters.  No gradient is needed, so the kinks of
-the roofline's ``max`` and of overlap do not trouble it.
+speeds the search along the valleys of correlated parameters.  The first
+width is a factor 2: wider steps land on plateaus where another collective
+algorithm takes over.  No gradient is needed, so the kinks of the roofline's
+``max``, of overlap and of the algorithm choice do not stop it.
 """
 
 from __future__ import annotations
@@ -124,11 +128,11 @@ _LOCAL_PROBE = math.log(1.1)
 
 #: Half-widths of the coordinate search in ``u = ln(theta + s)``, widest first.
 SEARCH_WIDTHS: tuple[float, ...] = (
-    math.log(4.0),
-    math.log(4.0) / 4,
-    math.log(4.0) / 16,
-    0.02,
-    0.004,
+    math.log(2.0),
+    math.log(2.0) / 4,
+    math.log(2.0) / 16,
+    0.01,
+    0.002,
 )
 
 #: Values tried per parameter and width (odd: the current value is the middle one).
@@ -186,11 +190,11 @@ _TABLE: tuple[tuple[str, str, float, float, float, str], ...] = (
     ("collectives.tree", "collectives", 1e-3, 1.0, 0.0, "factor of the tree algorithm"),
     ("collectives.sharp", "collectives", 1e-3, 1.0, 0.0, "factor of InfiniBand SHARP"),
     ("collectives.all_to_all", "collectives", 1e-3, 1.0, 0.0, "factor on scale-up efficiency for all-to-all"),
-    ("collectives.ring_latency_s", "collectives", 0.0, 1e-3, 1e-6, "base latency of ring and point-to-point [s]"),
-    ("collectives.tree_latency_s", "collectives", 0.0, 1e-3, 1e-6, "base latency of the tree [s]"),
-    ("collectives.nvls_latency_s", "collectives", 0.0, 1e-3, 1e-6, "latency of an NVLS reduction [s]"),
-    ("collectives.sharp_latency_s", "collectives", 0.0, 1e-3, 1e-6, "latency of a SHARP reduction [s]"),
-    ("collectives.all_to_all_peer_latency_s", "collectives", 0.0, 1e-3, 1e-7, "all-to-all latency per peer [s]"),
+    ("collectives.ring_latency_s", "collectives", 0.0, 1e-4, 1e-6, "base latency of ring and point-to-point [s]"),
+    ("collectives.tree_latency_s", "collectives", 0.0, 1e-4, 1e-6, "base latency of the tree [s]"),
+    ("collectives.nvls_latency_s", "collectives", 0.0, 1e-4, 1e-6, "latency of an NVLS reduction [s]"),
+    ("collectives.sharp_latency_s", "collectives", 0.0, 1e-4, 1e-6, "latency of a SHARP reduction [s]"),
+    ("collectives.all_to_all_peer_latency_s", "collectives", 0.0, 1e-4, 1e-7, "all-to-all latency per peer [s]"),
     ("training.gemm_max", "training", 1e-3, 1.0, 0.0, "GEMM fraction of peak, end to end (without a GEMM sweep)"),
     ("training.attention", "training", 1e-3, 1.0, 0.0, "attention fraction of peak (backward linked)"),
     ("training.low_precision_gemm_fraction", "training", 0.0, 1.0, 0.05, "GEMM work at the FP8/FP4 rate"),
@@ -915,7 +919,7 @@ def calibrate(
     ...          for s, t in ((1024, 420.0), (4096, 640.0), (8192, 700.0))]
     >>> cal = bm.calibrate(sweep, cluster)
     >>> round(cal.fitted["roofline.gemm_max"], 2)
-    0.73
+    0.81
     >>> report = bm.predict_training("llama3-8b", cluster, bm.Layout(tp=1, dp=8,
     ...     global_batch=64, seq_len=4096), efficiency=cal.training)
     """
@@ -960,6 +964,10 @@ def calibrate(
             progress(f"{stage}: {len(items)} measurement(s), candidates {', '.join(names)}")
         if stage == "memory":
             state, chosen = _fit_memory(state, data.memory, cluster, names)
+        elif stage == "collectives":
+            state, chosen = _fit_collectives(
+                cluster, items, state, names, tolerance=tolerance, progress=progress
+            )
         else:
             state, chosen = _fit_stage(predictor, state, names, tolerance, progress)
         fitted.update({n: _get(state, n) for n in chosen})
@@ -1027,6 +1035,33 @@ def _fit_stage(
         elif not new:
             break
     return state, chosen
+
+
+def _fit_collectives(
+    cluster: Cluster,
+    items: Sequence[CollectiveBenchmark],
+    state: _State,
+    names: Sequence[str],
+    *,
+    tolerance: float,
+    progress: Callable[[str], None] | None,
+) -> tuple[_State, list[str]]:
+    """Link efficiencies first, from the collectives other than all-reduce, then the rest.
+
+    All-gather, reduce-scatter, all-to-all, broadcast and send/recv run as
+    rings or direct sends: they isolate the bus efficiencies and base
+    latencies of the links.  All-reduce picks among ring, tree, NVLS and
+    SHARP, whose factors multiply the link efficiency; fitting it jointly
+    from the start lets an algorithm factor trade against the link
+    efficiency along a valley of the objective.
+    """
+    plain = [b for b in items if b.op != "all_reduce"]
+    if not plain or len(plain) == len(items):
+        return _fit_stage(_Collectives(cluster, items), state, names, tolerance, progress)
+    state, first = _fit_stage(_Collectives(cluster, plain), state, names, tolerance, progress)
+    rest = [n for n in names if n not in first]
+    state, second = _fit_stage(_Collectives(cluster, items), state, rest, tolerance, progress)
+    return state, [n for n in names if n in first or n in second]
 
 
 def _fit_memory(
