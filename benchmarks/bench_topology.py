@@ -81,32 +81,53 @@ def bench(gpus: int, *, use_tracemalloc: bool) -> None:
     tp = dev[:per]  # one NVL72 domain
     dp = dev[::per]  # one GPU per domain
     half = dev[: len(dev) // 2]
-    print(f"\n{cluster.name}: {cluster.gpus:,} GPUs, {fab.tiers}-tier fat-tree of "
-          f"{fab.switch.ports}-port {fab.switch.name}" if fab else cluster.name)
+    print(
+        f"\n{cluster.name}: {cluster.gpus:,} GPUs, {fab.tiers}-tier fat-tree of "
+        f"{fab.switch.ports}-port {fab.switch.name}"
+        if fab
+        else cluster.name
+    )
     print(f"  build           {build_s:8.2f} s   {mem}")
     print(f"  graph           {g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges")
-    for label, group in [("span, 72 (domain)", tp), (f"span, {len(dp)} (DP)", dp),
-                         (f"span, {len(half):,} (half)", half), (f"span, {len(dev):,} (all)", dev)]:
-        ms = _time(lambda grp=group: topo.group_span(g, grp), repeat=5 if len(group) > 10000 else 20)
+    for label, group in [
+        ("span, 72 (domain)", tp),
+        (f"span, {len(dp)} (DP)", dp),
+        (f"span, {len(half):,} (half)", half),
+        (f"span, {len(dev):,} (all)", dev),
+    ]:
+        ms = _time(
+            lambda grp=group: topo.group_span(g, grp), repeat=5 if len(group) > 10000 else 20
+        )
         print(f"  group_span {label:<22} {ms * 1e3:8.3f} ms")
     ms = _time(lambda: topo.bisection_bandwidth(g), repeat=3)
-    print(f"  bisection (all)                   {ms * 1e3:8.3f} ms   "
-          f"= {topo.bisection_bandwidth(g) / 1e12:.1f} TB/s")
-    for label, (a, b) in [("same domain", (dev[0], dev[per - 1])),
-                          ("across the fabric", (dev[0], dev[-1]))]:
+    print(
+        f"  bisection (all)                   {ms * 1e3:8.3f} ms   "
+        f"= {topo.bisection_bandwidth(g) / 1e12:.1f} TB/s"
+    )
+    for label, (a, b) in [
+        ("same domain", (dev[0], dev[per - 1])),
+        ("across the fabric", (dev[0], dev[-1])),
+    ]:
         bw = _time(lambda a=a, b=b: topo.path_bandwidth(g, a, b), repeat=5)
         lat = _time(lambda a=a, b=b: topo.path_latency(g, a, b), repeat=5)
-        print(f"  path_bandwidth {label:<18} {bw * 1e3:8.3f} ms   "
-              f"= {topo.path_bandwidth(g, a, b) / 1e9:.0f} GB/s")
-        print(f"  path_latency   {label:<18} {lat * 1e3:8.3f} ms   "
-              f"= {topo.path_latency(g, a, b) * 1e6:.2f} us")
+        print(
+            f"  path_bandwidth {label:<18} {bw * 1e3:8.3f} ms   "
+            f"= {topo.path_bandwidth(g, a, b) / 1e9:.0f} GB/s"
+        )
+        print(
+            f"  path_latency   {label:<18} {lat * 1e3:8.3f} ms   "
+            f"= {topo.path_latency(g, a, b) * 1e6:.2f} us"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gpus", type=int, nargs="+", default=[4096, 100_000])
-    parser.add_argument("--tracemalloc", action="store_true",
-                        help="measure traced Python allocations (slower) instead of RSS")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="measure traced Python allocations (slower) instead of RSS",
+    )
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, networkx {__import__('networkx').__version__}")
     for gpus in args.gpus:
@@ -116,4 +137,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from . import catalog, errors, plot, solvers, study, topology, units
+from . import catalog, errors, plot, solvers, study, topology, trust, units
 from .errors import (
     BlackwellModelError,
     InfeasibleLayoutError,
@@ -94,6 +94,7 @@ from .study import (
     search_many,
 )
 from .topology import to_graph
+from .trust import Calibration, calibrate, load_measurements
 from .units import Q_, ureg
 from .workload import Transformer
 
@@ -104,6 +105,7 @@ __all__ = [
     "Q_",
     "Accelerator",
     "BlackwellModelError",
+    "Calibration",
     "CheckpointModel",
     "Cluster",
     "CollectiveEfficiency",
@@ -160,11 +162,13 @@ __all__ = [
     "UnsupportedPrecisionError",
     "WeightFormat",
     "__version__",
+    "calibrate",
     "catalog",
     "errors",
     "inference_energy",
     "inference_sweep",
     "job_goodput",
+    "load_measurements",
     "partition",
     "plan_fleet",
     "plot",
@@ -183,6 +187,7 @@ __all__ = [
     "to_graph",
     "topology",
     "training_energy",
+    "trust",
     "units",
     "ureg",
     "with_accelerator",

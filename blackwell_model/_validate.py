@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import SpecError, SpecTypeError
+from .errors import SpecError, SpecFileError, SpecTypeError
 
 __all__ = [
     "MAX_INT",
@@ -30,6 +32,7 @@ __all__ = [
     "check_int",
     "check_name",
     "check_text",
+    "read_text_file",
 ]
 
 T = TypeVar("T")
@@ -212,3 +215,37 @@ def check_executor(value: Any, name: str = "executor") -> Any:
             f"got {type(value).__name__} {_show(value)}"
         )
     return value
+
+
+def read_text_file(path: Any, name: str = "path", *, errors: str = "strict") -> tuple[str, Path]:
+    """The UTF-8 text of the file at ``path`` (a byte-order mark dropped) and its Path.
+
+    Raises
+    ------
+    SpecTypeError
+        If ``path`` is not a str or os.PathLike.
+    SpecFileError
+        If the file cannot be read (missing, a directory, a NUL byte in the
+        path...) or is not UTF-8 text; the message names the file.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise SpecTypeError(
+            f"{name} must be a file path (str or os.PathLike), got {type(path).__name__} "
+            f"{_show(path)}"
+        )
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise SpecFileError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise SpecFileError(f"cannot read {str(p)!r}: {exc}") from None
+    try:
+        text = data.decode("utf-8-sig", errors=errors)  # a leading BOM is not part of the text
+    except UnicodeDecodeError as exc:
+        raise SpecFileError(
+            f"{p}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    if "\x00" in text:
+        raise SpecFileError(f"{p}: holds a NUL byte (offset {text.index(chr(0))}); not a text file")
+    return text, p

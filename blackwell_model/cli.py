@@ -23,6 +23,10 @@ Llama 3 70B and 405B trained and served on DGX-H100 and GB200-NVL72 clusters
     fleet-wide job.
 ``graph``
     Export the topology of a system or cluster as GraphML or node-link JSON.
+``calibrate``
+    Fit the efficiency parameters to your own measurements (a TOML manifest
+    naming GEMM sweeps, nccl-tests outputs, bandwidths, step times); write
+    the result as JSON for ``train --calibration`` and ``infer --calibration``.
 
 Every subcommand takes ``--parts FILE.toml`` (repeatable) to load the user's
 own parts and models in the catalog format first, so they can be named like
@@ -338,7 +342,13 @@ def _cmd_train(run: _Run) -> int:
             **_training_extras(run),
         )
         run.use("no_memory_check", a.no_memory_check)
-        report = predict_training(model, cluster, layout, check_memory=not a.no_memory_check)
+        report = predict_training(
+            model,
+            cluster,
+            layout,
+            check_memory=not a.no_memory_check,
+            efficiency=_calibrated(run, "training"),
+        )
     except BlackwellModelError as exc:
         line = run.defaults_line()
         if line:
@@ -352,7 +362,8 @@ def _cmd_train(run: _Run) -> int:
     result = report.to_dict()
     if report.energy is not None and "energy" not in result:
         result["energy"] = report.energy.to_dict()
-    run.emit(report.summary(), result)
+    text = report.summary() + "\n" + _trust(run, report, result)
+    run.emit(text, result)
     return 0
 
 
@@ -395,6 +406,12 @@ def _cmd_infer(run: _Run) -> int:
     dp = _data_parallel(run, gpus=gpus, degrees={"tp": tp, "pp": pp}, what="deployment")
     layout = InferenceLayout(tp=tp, pp=pp, ep=ep, dp=dp)
     cluster = _cluster(run, gpus)
+    serving = _serving_kwargs(run)
+    calibrated = _calibrated(run, "inference")
+    if calibrated is not None:
+        if "efficiency" in serving:
+            raise SpecError("give --calibration or --preset, not both (each sets the efficiency)")
+        serving["efficiency"] = calibrated
     rep = predict_inference(
         model,
         cluster,
@@ -404,7 +421,7 @@ def _cmd_infer(run: _Run) -> int:
         output_tokens=run.use("output_tokens", a.output_tokens),
         precision=run.use("precision", a.precision),
         kv_precision=a.kv_precision,
-        **_serving_kwargs(run),
+        **serving,
     )
     run.use("kv_precision", rep.kv_precision.value)
     run.use("batch", a.batch if a.batch is not None else "continuous")
@@ -443,6 +460,7 @@ def _cmd_infer(run: _Run) -> int:
         lines += [f"    {k:<22} {v}" for k, v in rep.assumptions.items()]
     result = rep.to_dict()
     result["memory_capacity_B"] = float(cluster.accelerator.memory_capacity.m)
+    lines.append(_trust(run, rep, result))
     run.emit("\n".join(lines), result)
     return 0
 
@@ -566,6 +584,93 @@ def _cmd_graph(run: _Run) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+# ------------------------------------------------------------ trust (issue 14)
+def _calibrated(run: _Run, side: str) -> Any:
+    """The training or inference efficiency of ``--calibration FILE`` (None without it)."""
+    path = run.args.calibration
+    if path is None:
+        return None
+    from .trust import Calibration
+
+    run.use("calibration", path)
+    return getattr(Calibration.load(path), side)
+
+
+def _trust(run: _Run, report: Any, result: dict[str, Any]) -> str:
+    """The 80 % interval line of the text output; adds the interval and the evidence
+    to the JSON result, and a note when the prediction is extrapolated."""
+    iv = report.interval(0.8)
+    name, (low, _, high) = next(iter(iv.values.items()))
+    ev = report.evidence()
+    result["interval"] = iv.to_dict()
+    result["evidence"] = ev.to_dict()
+    if not ev.validated:
+        run.notes.append(ev.note)
+    if run.args.calibration is not None:
+        run.notes.append(
+            "the interval describes the shipped defaults, not the --calibration parameters"
+        )
+    return (
+        f"  80 % interval     {name} {format_quantity(low)} - {format_quantity(high)} "
+        f"({iv.cases} comparable measured cases)"
+    )
+
+
+def _cmd_calibrate(run: _Run) -> int:
+    from .trust import calibrate, load_measurements
+
+    args = run.args
+    data = load_measurements(run.use("manifest", args.manifest))
+    if args.system is None and args.gpus is not None:
+        raise SpecError("--gpus needs --system")
+    cluster = None
+    if args.system is not None:
+        cluster = catalog.cluster(run.use("system", args.system), gpus=run.use("gpus", args.gpus))
+    cal = calibrate(data, cluster, progress=None if args.json else _stderr_line)
+    text = cal.summary()
+    if args.output:
+        cal.save(run.use("output", args.output))
+        text += (
+            f"\n\nwritten to {args.output}; use it with "
+            f"`blackwell-model train --calibration {args.output}`"
+        )
+    run.emit(text, cal.to_dict())
+    return 0
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _add_calibrate_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the efficiency parameters to your own measurements",
+        description="Fit the model's efficiency parameters to measurements taken on your "
+        "cluster: a TOML manifest naming GEMM sweeps (CSV), nccl-tests/rccl-tests outputs, "
+        "memory bandwidths and training or serving runs (see examples/measurements/). "
+        "Prints the fitted parameters, the residual of every measurement and the parameters "
+        "the data did not constrain.",
+    )
+    p.add_argument("manifest", help="TOML manifest of measurements")
+    p.add_argument(
+        "--system", default=None, help="catalog system (default: the manifest's [cluster])"
+    )
+    p.add_argument("--gpus", type=_count, default=None, help="GPUs of --system")
+    p.add_argument("-o", "--output", default=None, help="write the calibration as JSON")
+    _common(p)
+    p.set_defaults(func=_cmd_calibrate)
+
+
+def _calibration_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="efficiency parameters fitted by `blackwell-model calibrate -o FILE`",
+    )
 
 
 # ------------------------------------------------------------------ parser
@@ -796,6 +901,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report even if the layout does not fit in memory",
     )
+    _calibration_option(p)
     _common(p)
     p.set_defaults(func=_cmd_train)
 
@@ -853,6 +959,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "Hopper/Blackwell)",
     )
     _serving_options(p)
+    _calibration_option(p)
     _common(p)
     p.set_defaults(func=_cmd_infer)
 
@@ -962,6 +1069,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _common(p, json_output=False)
     p.set_defaults(func=_cmd_graph, json=False)
+    _add_calibrate_parser(sub)
     return parser
 
 

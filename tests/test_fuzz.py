@@ -11,13 +11,17 @@ The default run keeps the example counts small (a few seconds in all); the
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import math
 import multiprocessing
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -270,11 +274,25 @@ _OPTIONS: dict[str, dict[str, list[str]]] = {
         "--pue": ["1.1", "0.5", "0", "x"], "--fabric": _NAMES, "--model": ["llama3-8b", "nope"],
         "--json": [],
     },
+    "calibrate": {
+        "--system": _NAMES, "--gpus": ["8", "16", "0", "x"], "-o": ["", "/nonexistent/dir/c.json"],
+        "--json": [],
+    },
     "graph": {
         "--system": _NAMES, "--gpus": ["8", "16", "72", "144", "0", "x"],
         "--format": ["json", "graphml", "x"], "-o": ["-", "", "/nonexistent/dir/g.xml"],
     },
 }  # fmt: skip
+_EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "measurements"
+_MANIFEST_DIR = Path(tempfile.mkdtemp(prefix="bm-fuzz-"))
+atexit.register(shutil.rmtree, _MANIFEST_DIR, True)
+_MANIFEST = str(_MANIFEST_DIR / "small.toml")  # a small valid manifest: fuzz cases stay fast
+(_MANIFEST_DIR / "small.toml").write_text(
+    '[cluster]\nsystem = "DGX-H100"\ngpus = 8\n\n'
+    '[[memory]]\nbandwidth = "2.9 TB/s"\nkind = "stream"\n\n'
+    f'[[collectives]]\nfile = "{_EXAMPLES / "all_reduce_perf_8gpu.txt"}"\n'
+)
+
 _POSITIONALS = {
     "catalog": st.lists(
         st.sampled_from(
@@ -283,6 +301,13 @@ _POSITIONALS = {
         max_size=3,
     ),
     "compare": st.lists(st.sampled_from(["DGX-H100", "MI300X-8", "nope", ""]), max_size=2),
+    "calibrate": st.lists(
+        st.sampled_from(
+            [_MANIFEST, "/nonexistent.toml", "", "\x00", str(_EXAMPLES / "gemm_sweep_h100.csv")]
+        ),
+        min_size=1,
+        max_size=1,
+    ),
     "size": st.lists(st.sampled_from(["DGX-H100", "GB200-NVL72", "nope", ""]), max_size=2),
 }
 _CHEAP = ["catalog", "train", "infer", "graph"]

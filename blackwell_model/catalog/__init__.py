@@ -45,13 +45,12 @@ import os
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .._spec import set_catalog_lookup
-from .._validate import check_instance, check_int, check_name, check_text
+from .._validate import check_instance, check_int, check_name, check_text, read_text_file
 from ..errors import (
     BlackwellModelError,
     SpecError,
@@ -377,24 +376,7 @@ def _parse_toml_text(text: str, origin: str) -> dict[str, Any]:
 
 def _read_toml(path: Any) -> tuple[dict[str, Any], str, str]:
     """Parse a parts file: ``(document, origin for messages, source identity)``."""
-    if not isinstance(path, str | os.PathLike):
-        raise SpecTypeError(
-            f"path must be a file path (str or os.PathLike), got {type(path).__name__} {path!r}"
-        )
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise SpecFileError(f"cannot read {p}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # e.g. a NUL byte in the path
-        raise SpecFileError(f"cannot read {p!r}: {exc}") from None
-    try:
-        text = data.decode("utf-8-sig")  # a leading byte-order mark is not part of the text
-    except UnicodeDecodeError as exc:
-        raise SpecFileError(
-            f"{p}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "TOML files are UTF-8"
-        ) from None
+    text, p = read_text_file(path)
     try:
         source = str(p.resolve())
     except (OSError, RuntimeError):  # pragma: no cover - a path we could read resolves

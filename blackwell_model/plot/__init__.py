@@ -25,12 +25,15 @@ the functions raise :class:`ImportError` naming the ``plot`` extra
   GPUs, CPUs, NICs, fabric), links coloured by network plane.
 * :func:`latency_throughput`: inference sweeps, tokens/s per user against
   tokens/s per GPU.
+* :func:`sensitivity_bars`: a tornado chart of a report's elasticities to
+  every hardware figure and efficiency parameter
+  (:func:`~blackwell_model.trust.sensitivity`).
 
 Plain-number helpers that need no matplotlib: :func:`pareto_mask` and
 :func:`search_energy`.
 
 One module per figure family (``roofline``, ``breakdown``, ``pareto``,
-``validation``, ``network``, ``serving``); import the functions from
+``validation``, ``network``, ``serving``, ``sensitivity``); import the functions from
 ``blackwell_model.plot`` itself.
 
 Examples
@@ -49,6 +52,7 @@ from .breakdown import breakdown_bars
 from .network import topology
 from .pareto import PARETO_METRICS, pareto_front, pareto_mask, search_energy
 from .roofline import roofline_chart
+from .sensitivity import sensitivity_bars
 from .serving import latency_throughput
 from .validation import predicted_vs_measured
 
@@ -61,5 +65,6 @@ __all__ = [
     "predicted_vs_measured",
     "roofline_chart",
     "search_energy",
+    "sensitivity_bars",
     "topology",
 ]

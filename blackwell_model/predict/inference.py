@@ -159,6 +159,11 @@ class InferenceReport(Display):
         precision (and whether it is the engine-like default), lengths,
         batch and what limited it, engine limits, latency targets, how
         shared rack infrastructure is charged.
+    inputs
+        What the report was predicted from (``model``, ``cluster``,
+        ``efficiency``, ``memory``, ``power``), kept for :meth:`interval`,
+        :meth:`evidence` and :meth:`sensitivity`; None for a report built by
+        hand.  Not compared by ``==``.
     """
 
     model_name: str
@@ -181,6 +186,32 @@ class InferenceReport(Display):
     gpus: int
     energy: EnergyReport
     assumptions: Mapping[str, str] = attrs.field(factory=dict)
+    inputs: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+    def interval(self, level: float = 0.8) -> Any:
+        """Low/high TPOT, TTFT, throughput and energy per token at coverage ``level``.
+
+        From the validation residuals of comparable measured cases; see
+        :func:`blackwell_model.trust.prediction_interval`.
+        """
+        from ..trust.intervals import prediction_interval
+
+        return prediction_interval(self, level)
+
+    def evidence(self) -> Any:
+        """Published measurements behind this prediction (:func:`blackwell_model.trust.evidence`)."""
+        from ..trust.intervals import evidence
+
+        return evidence(self)
+
+    def sensitivity(self, **kwargs: Any) -> Any:
+        """Elasticity of the throughput (or a latency) to each hardware figure and efficiency.
+
+        See :func:`blackwell_model.trust.sensitivity` for the keyword arguments.
+        """
+        from ..trust.sensitivity import sensitivity
+
+        return sensitivity(self, **kwargs)
 
     @property
     def energy_per_token(self) -> pint.Quantity:
@@ -732,6 +763,14 @@ def _report(
         gpus=layout.gpus,
         energy=energy,
         assumptions=dict(assumptions or {}),
+        inputs={
+            "phase": "serving",
+            "model": model,
+            "cluster": cluster,
+            "efficiency": s.eff,
+            "memory": s.mem,
+            "power": power,
+        },
     )
 
 

@@ -63,6 +63,11 @@ class TrainingReport(Display):
         (facility energy by part and phase, power).
     uncapped_breakdown
         The breakdown before a power cap slowed it (None without a cap).
+    inputs
+        What the report was predicted from (``model``, ``cluster``,
+        ``efficiency``, ``memory``, ``power``), kept for :meth:`interval`,
+        :meth:`evidence` and :meth:`sensitivity`; None for a report built by
+        hand.  Not compared by ``==``.
     """
 
     model_name: str
@@ -78,6 +83,32 @@ class TrainingReport(Display):
     memory_capacity: pint.Quantity
     energy: EnergyReport | None = None
     uncapped_breakdown: Mapping[str, pint.Quantity] | None = None
+    inputs: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+    def interval(self, level: float = 0.8) -> Any:
+        """Low/high step time, throughput and energy at coverage ``level``.
+
+        From the validation residuals of comparable measured cases; see
+        :func:`blackwell_model.trust.prediction_interval`.
+        """
+        from ..trust.intervals import prediction_interval
+
+        return prediction_interval(self, level)
+
+    def evidence(self) -> Any:
+        """Published measurements behind this prediction (:func:`blackwell_model.trust.evidence`)."""
+        from ..trust.intervals import evidence
+
+        return evidence(self)
+
+    def sensitivity(self, **kwargs: Any) -> Any:
+        """Elasticity of the step time to each hardware figure and efficiency parameter.
+
+        See :func:`blackwell_model.trust.sensitivity` for the keyword arguments.
+        """
+        from ..trust.sensitivity import sensitivity
+
+        return sensitivity(self, **kwargs)
 
     @property
     def energy_per_step(self) -> pint.Quantity:
@@ -333,6 +364,14 @@ def predict_training(
         peak_flops_per_gpu=Q_(peak, "flop/s"),
         memory=mem,
         memory_capacity=acc.memory_capacity,
+        inputs={
+            "phase": "training",
+            "model": model,
+            "cluster": cluster,
+            "efficiency": solver.eff,
+            "memory": memory,
+            "power": power,
+        },
     )
     return with_energy(report, cluster, power=power)
 
