@@ -162,9 +162,14 @@ class _Run:
     def defaults(self) -> list[str]:
         """Options (dest names) left at their default, in the order they are used.
 
-        Flags that are off (``--no-memory-check`` not given) are not listed.
+        Flags that are off (``--no-memory-check`` not given) and options that are
+        unset (``--max-tpot``: no target) are not listed.
         """
-        return [k for k in self.shown if k not in self.given and self.shown[k] is not False]
+        return [
+            k
+            for k in self.shown
+            if k not in self.given and self.shown[k] is not False and self.shown[k] is not None
+        ]
 
     def defaults_line(self) -> str:
         """``"defaults (not given): cp=2 vpp=5 ..."`` or ``""``."""
@@ -622,9 +627,16 @@ def _cmd_calibrate(run: _Run) -> int:
     from .trust import calibrate, load_measurements
 
     args = run.args
-    data = load_measurements(run.use("manifest", args.manifest))
     if args.system is None and args.gpus is not None:
         raise SpecError("--gpus needs --system")
+    if args.output:  # refuse an unwritable path before the fit, not after it
+        folder = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise SpecError(
+                f"-o/--output {args.output!r}: the folder {folder!r} does not exist or "
+                "cannot be written"
+            )
+    data = load_measurements(run.use("manifest", args.manifest))
     cluster = None
     if args.system is not None:
         cluster = catalog.cluster(run.use("system", args.system), gpus=run.use("gpus", args.gpus))

@@ -22,6 +22,7 @@ import numpy as np
 import pint
 
 from .._display import Display
+from .._validate import check_float
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.system import Cluster
 from ..parallel.inference import InferenceLayout
@@ -532,7 +533,7 @@ def size_deployment(
 
         model = catalog.model(model)
     rate = (
-        float(request_rate)
+        check_float(request_rate, "request_rate")
         if isinstance(request_rate, int | float)
         else float(parse_quantity(request_rate, "1/s", name="request_rate").m)
     )

@@ -67,6 +67,7 @@ from ._energy_fields import _frozen_map, _number, _q_attr, _q_non_negative, _q_p
 from .facility import fabric_switch_count
 
 __all__ = [
+    "MAX_PARAMETERS",
     "RADII",
     "SCOPES",
     "CheckpointModel",
@@ -87,6 +88,10 @@ __all__ = [
 ]
 
 _S_PER_DAY = 86400.0
+
+#: Largest model size :func:`job_goodput` accepts [parameters]: 10^15, a thousand
+#: times the largest model in the catalog; beyond it checkpoint times overflow.
+MAX_PARAMETERS = 1e15
 _GIB = float(2**30)
 
 #: What a failure takes out of service until repaired (see the data file's header).
@@ -796,8 +801,11 @@ def job_goodput(
     (True, True)
     """
     rel = reliability or ReliabilityModel()
-    if not (_number(parameters) and parameters >= 0):
-        raise SpecError(f"parameters must be a finite number >= 0, got {parameters!r}")
+    if not (_number(parameters) and 0 <= parameters <= MAX_PARAMETERS):
+        raise SpecError(
+            f"parameters must be a number in [0, {MAX_PARAMETERS:.0e}] (model parameters), "
+            f"got {parameters!r}"
+        )
     exp = job_exposure(cluster, gpus, rack_blast_radius=rel.rack_blast_radius)
     rates = {name: r.rate_per_s * float(exp.counts[r.scope]) for name, r in rel.rates.rates.items()}
     lam = sum(rates.values())

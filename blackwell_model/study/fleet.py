@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .._display import Display
+from .._validate import check_int
 from ..errors import SpecError
 from ..hardware.system import Cluster, ScaleUpDomain
 from ..parallel.layout import Layout
@@ -161,6 +162,8 @@ def plan_fleet(
     budget = power_budget if power_budget is not None else fac.power_budget
     if gpus is None and budget is None:
         raise SpecError("plan_fleet needs gpus, a power_budget, or both")
+    if gpus is not None:
+        gpus = check_int(gpus, "gpus", text=False)
     run_args = (model, layout, tokens)
     if any(a is not None for a in run_args) and any(a is None for a in run_args):
         raise SpecError("give model, layout and tokens together to plan a run (or none of them)")

@@ -76,6 +76,7 @@ import pint
 
 from .._display import Display
 from .._json import _suffix
+from .._validate import check_float
 from ..errors import SpecError
 from ..units import Q_, format_quantity
 
@@ -321,6 +322,7 @@ def interval_factors(
         ``sigma`` (total log spread), ``cases``, ``group`` (description)
         and ``widened`` (the extrapolation terms added).
     """
+    level = check_float(level, "level")
     if not 0.0 < level < 1.0:
         raise SpecError(f"level must be in (0, 1), got {level!r}")
     pool = validation_residuals() if pool is None else pool
