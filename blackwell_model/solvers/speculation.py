@@ -41,20 +41,20 @@ calibration):
   draft (TensorRT-LLM's "MTP Eagle" mode): give the measured :math:`\\tau`
   then, as :math:`\\alpha` assumes equal rates at every depth.
 
-References
-----------
-.. [1] Y. Leviathan, M. Kalman, Y. Matias, "Fast Inference from Transformers
-   via Speculative Decoding", ICML 2023, arXiv:2211.17192, §3.1, eq. (1).
-.. [2] DeepSeek-AI, "DeepSeek-V3 Technical Report", arXiv:2412.19437,
-   §2.2 (MTP modules: shared embedding and output head, one transformer
-   block and a :math:`d \\times 2d` projection each) and §5.4.3 (acceptance).
-.. [3] Y. Li, F. Wei, C. Zhang, H. Zhang, "EAGLE-3: Scaling up Inference
-   Acceleration of Large Language Models via Training-Time Test",
-   arXiv:2503.01840 (one decoder layer over fused low/mid/high features of
-   the target, :math:`3d \\to d`).
-.. [4] TensorRT-LLM documentation, "Speculative Decoding" (draft/target,
-   EAGLE-3, N-gram, MTP; ``max_draft_len``), and vLLM documentation,
-   ``--speculative-config`` (``method``, ``num_speculative_tokens``).
+Sources:
+
+* Y. Leviathan, M. Kalman, Y. Matias, "Fast Inference from Transformers
+  via Speculative Decoding", ICML 2023, arXiv:2211.17192, §3.1, eq. (1).
+* DeepSeek-AI, "DeepSeek-V3 Technical Report", arXiv:2412.19437,
+  §2.2 (MTP modules: shared embedding and output head, one transformer
+  block and a :math:`d \\times 2d` projection each) and §5.4.3 (acceptance).
+* Y. Li, F. Wei, C. Zhang, H. Zhang, "EAGLE-3: Scaling up Inference
+  Acceleration of Large Language Models via Training-Time Test",
+  arXiv:2503.01840 (one decoder layer over fused low/mid/high features of
+  the target, :math:`3d \\to d`).
+* TensorRT-LLM documentation, "Speculative Decoding" (draft/target,
+  EAGLE-3, N-gram, MTP; ``max_draft_len``), and vLLM documentation,
+  ``--speculative-config`` (``method``, ``num_speculative_tokens``).
 """
 
 from __future__ import annotations
@@ -344,7 +344,7 @@ class Speculation:
 
         Examples
         --------
-        >>> Speculation.parse("mtp:k=1,alpha=0.85").tokens_per_step
+        >>> round(Speculation.parse("mtp:k=1,alpha=0.85").tokens_per_step, 6)
         1.85
         """
         form = "METHOD:k=K,alpha=A (or length=L), e.g. mtp:k=3,alpha=0.7"
