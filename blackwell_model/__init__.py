@@ -80,6 +80,7 @@ from .solvers import (
 )
 from .solvers.serving_params import EngineLimits, WeightFormat
 from .solvers.serving_presets import ServingPreset, serving_preset
+from .solvers.speculation import Speculation
 from .solvers.training import TrainingEfficiency
 from .study import (
     FleetPlan,
@@ -148,6 +149,7 @@ __all__ = [
     "SizingResult",
     "SpecError",
     "SpecFileError",
+    "Speculation",
     "StragglerModel",
     "Superchip",
     "SwitchSpec",

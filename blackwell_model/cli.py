@@ -1119,6 +1119,7 @@ def _serving_options(p: argparse.ArgumentParser, *, kv: bool = False) -> None:
         default="gpus",
         help="charge shared rack switches per GPU used or whole racks (default: %(default)s)",
     )
+    _speculation_option(p)
     if kv:
         p.add_argument(
             "--kv-precision",
@@ -1131,8 +1132,44 @@ def _serving_options(p: argparse.ArgumentParser, *, kv: bool = False) -> None:
 def _serving_targets_given(args: argparse.Namespace) -> bool:
     return any(
         getattr(args, k, None) is not None
-        for k in ("max_ttft", "max_tpot", "max_batch", "disaggregated", "preset", "kv_precision")
+        for k in (
+            "max_ttft", "max_tpot", "max_batch", "disaggregated", "preset", "kv_precision",
+            "speculation",
+        )
+    )  # fmt: skip
+
+
+_SPECULATION_FORM = (
+    "METHOD:k=K,alpha=A or METHOD:k=K,length=L (METHOD one of draft, eagle, mtp, ngram; "
+    "draft also needs draft=MODEL)"
+)
+
+
+def _speculation_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--speculation",
+        default=None,
+        metavar="METHOD:k=K,alpha=A",
+        help="speculative decoding: METHOD mtp, eagle, draft or ngram, K drafted tokens per "
+        "step, per-token acceptance rate A (or length=L, the measured mean tokens per step); "
+        "draft=MODEL for a draft model, overhead=TIME per step; e.g. mtp:k=3,alpha=0.7 "
+        "(default: none)",
     )
+
+
+def _speculation(run: _Run) -> Any:
+    """The :class:`~blackwell_model.solvers.speculation.Speculation` of ``--speculation``, or None."""
+    from .solvers.speculation import Speculation
+
+    text = getattr(run.args, "speculation", None)
+    if text is None:
+        return None
+    try:
+        spec = Speculation.parse(text)
+    except BlackwellModelError as exc:
+        raise SpecError(f"--speculation must be {_SPECULATION_FORM}, got {text!r}: {exc}") from None
+    run.use("speculation", text)
+    return spec
 
 
 def _parse_layout(text: str) -> Any:
@@ -1178,6 +1215,9 @@ def _serving_kwargs(run: _Run) -> dict[str, Any]:
     if args.max_batch is not None:
         limits = attrs.evolve(limits, max_batch_size=run.use("max_batch", args.max_batch))
     out["limits"] = limits
+    spec = _speculation(run)
+    if spec is not None:
+        out["speculation"] = spec
     return out
 
 
@@ -1219,6 +1259,7 @@ def _cmd_infer_disaggregated(run: _Run) -> int:
         memory=kw.get("memory"),
         decode_limits=kw["limits"],
         charge=args.charge,
+        speculation=kw.get("speculation"),
     )
     run.emit(rep.summary(), rep.to_dict())
     return 0
@@ -1231,6 +1272,7 @@ def _compare_serving(run: _Run, report: Any) -> int:
     args = run.args
     for opt in ("max_ttft", "max_tpot", "disaggregated", "preset"):
         run.use(opt, getattr(args, opt))
+    spec = _speculation(run)
     rows = []
     for name in args.systems:
         cluster = catalog.cluster(name, gpus=max(args.serve_gpus, 1))
@@ -1242,6 +1284,7 @@ def _compare_serving(run: _Run, report: Any) -> int:
             precision=args.serve_precision,
             disaggregated=args.disaggregated is not None,
             preset=args.preset,
+            speculation=spec,
         )
         pt = front.best_under(ttft=args.max_ttft, tpot=args.max_tpot)
         rows.append(
@@ -1324,6 +1367,7 @@ def _add_size_command(sub: Any) -> None:
         help="GPUs one instance may span (default: %(default)s)",
     )
     p.add_argument("--preset", default=None, help="serving-engine preset")
+    _speculation_option(p)
     p.add_argument(
         "--aggregated-only", action="store_true", help="do not consider disaggregated pools"
     )
@@ -1375,6 +1419,7 @@ def _cmd_size(run: _Run) -> int:
         precision=args.precision,
         preset=args.preset,
         disaggregated=not args.aggregated_only,
+        speculation=_speculation(run),
     )
     run.emit(res._text(), {"rows": [dict(r) for r in res.rows]})
     return 0

@@ -52,6 +52,7 @@ from ..solvers.serving import (
     ServingSolver,
 )
 from ..solvers.serving_modes import host_exposed_s
+from ..solvers.speculation import as_speculation
 from ..units import Q_, format_quantity, parse_quantity, ureg
 from .inference import candidate_batches
 
@@ -328,6 +329,7 @@ def predict_disaggregated(
     decode_limits: EngineLimits | None = None,
     power: PowerModel | None = None,
     charge: str = "gpus",
+    speculation: Any = None,
 ) -> DisaggregatedReport:
     """Predict a disaggregated deployment end to end, at the ratio of pools that balances it.
 
@@ -357,6 +359,10 @@ def predict_disaggregated(
         :class:`~blackwell_model.solvers.energy.PowerModel`.
     charge
         How shared rack switches are charged (``"gpus"`` or ``"racks"``).
+    speculation
+        :class:`~blackwell_model.solvers.speculation.Speculation` (or its
+        text form) of the decode pool; the prefill pool runs the draft's
+        prefill too.  ``None``: no speculative decoding.
 
     Returns
     -------
@@ -385,13 +391,14 @@ def predict_disaggregated(
         )
     tpot_lim = _target_s(max_tpot, "max_tpot")
     ttft_lim = _target_s(max_ttft, "max_ttft")
+    spec = as_speculation(speculation)
     pre = ServingSolver(
         model, d.prefill_cluster, d.prefill_layout, d.prefill_precision, d.kv_precision,
-        efficiency=prefill_efficiency, memory=memory, limits=prefill_limits,
+        efficiency=prefill_efficiency, memory=memory, limits=prefill_limits, speculation=spec,
     )  # fmt: skip
     dec = ServingSolver(
         model, d.decode_cluster, d.decode_layout, d.decode_precision, d.kv_precision,
-        efficiency=decode_efficiency, memory=memory, limits=decode_limits,
+        efficiency=decode_efficiency, memory=memory, limits=decode_limits, speculation=spec,
     )  # fmt: skip
     # ---- KV transfer of one request
     kv_b = float(model.kv_cache_bytes(isl, dec.kv))
@@ -471,6 +478,8 @@ def predict_disaggregated(
             else "whole racks charged"
         ),
     }
+    if spec is not None:
+        assumptions["speculation"] = spec.describe()
     return DisaggregatedReport(
         model_name=model.name,
         deployment=d,

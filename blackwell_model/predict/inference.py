@@ -34,6 +34,7 @@ from ..solvers.serving import (
     continuous_serving,
     static_serving,
 )
+from ..solvers.speculation import Speculation, as_speculation
 from ..units import Q_, format_quantity, parse_quantity, ureg
 from ..workload import Transformer
 
@@ -333,6 +334,7 @@ def _solver(
     memory: InferenceMemoryModel | None,
     solver: ServingSolver | None,
     limits: EngineLimits | None = None,
+    speculation: Speculation | None = None,
 ) -> ServingSolver:
     if solver is not None:
         check_instance(solver, ServingSolver, "solver", "a ServingSolver or None")
@@ -352,6 +354,11 @@ def _solver(
                 f"solver was built for precision {solver.precision.value!r}, got "
                 f"precision={Precision.parse(precision).value!r}"
             )
+        if speculation is not None and speculation != solver.spec:
+            raise SpecError(
+                "solver was built for another speculation; pass the same speculation or "
+                "leave solver out"
+            )
         return solver
     return ServingSolver(
         model,
@@ -362,6 +369,7 @@ def _solver(
         efficiency=efficiency,
         memory=memory,
         limits=limits,
+        speculation=speculation,
     )
 
 
@@ -456,6 +464,7 @@ def predict_inference(
     max_tpot: pint.Quantity | str | None = None,
     max_ttft: pint.Quantity | str | None = None,
     charge: str = "gpus",
+    speculation: Speculation | str | None = None,
 ) -> InferenceReport:
     """Predict time to first token, time per output token, throughput and memory of serving.
 
@@ -515,6 +524,14 @@ def predict_inference(
         ``"gpus"`` (default): shared rack infrastructure (NVLink switch
         trays) is charged in proportion to the GPUs used; ``"racks"``:
         whole racks.
+    speculation
+        Decode by speculative steps: a
+        :class:`~blackwell_model.solvers.speculation.Speculation` or its
+        text form (``"mtp:k=3,alpha=0.7"``); stated in
+        :attr:`InferenceReport.assumptions`.  The time per output token is
+        the speculative step over the mean accepted tokens per step, and
+        the ``draft`` part of :attr:`InferenceReport.decode_breakdown` is
+        the drafting.  ``None`` (default): one token per step.
 
     Returns
     -------
@@ -561,6 +578,7 @@ def predict_inference(
         memory=memory,
         solver=solver,
         limits=limits,
+        speculation=as_speculation(speculation),
     )
     limited_by = ""
     if batch is None:
@@ -621,7 +639,13 @@ def _batch_limit(s: ServingSolver, top: int, isl: int, osl: int) -> str:
     lim = s.limits
     if lim.max_batch_size is not None and top == lim.max_batch_size:
         return f"max_batch_size {lim.max_batch_size}"
-    tok = lim.token_limited_batch(isl, osl)
+    spec = s.spec
+    tok = lim.token_limited_batch(
+        isl,
+        osl,
+        verify_tokens=1 if spec is None else spec.verify_tokens,
+        tokens_per_step=s.tokens_per_step,
+    )
     if tok is not None and top == tok:
         return f"max_num_tokens {lim.max_num_tokens}"
     return "KV-cache memory"
@@ -681,6 +705,8 @@ def _assumptions(
         if ttft is not None:
             parts.append(f"TTFT <= {format_quantity(Q_(ttft, _S))}")
         out["targets"] = ", ".join(parts)
+    if s.spec is not None:
+        out["speculation"] = s.spec.describe()
     return out
 
 
@@ -971,6 +997,7 @@ def inference_sweep(
     efficiency: InferenceEfficiency | None = None,
     memory: InferenceMemoryModel | None = None,
     solver: ServingSolver | None = None,
+    speculation: Speculation | str | None = None,
 ) -> InferenceCurve:
     """The latency/throughput curve of a deployment over batch sizes.
 
@@ -985,7 +1012,7 @@ def inference_sweep(
         Static batches instead of continuous batching.
     points
         Points of the default sweep.
-    efficiency, memory, solver
+    efficiency, memory, solver, speculation
         As for :func:`predict_inference`.
 
     Returns
@@ -1020,6 +1047,7 @@ def inference_sweep(
         efficiency=efficiency,
         memory=memory,
         solver=solver,
+        speculation=as_speculation(speculation),
     )
     top = _max_batch_or_raise(s, isl, osl)
     if batches is None:

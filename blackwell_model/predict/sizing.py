@@ -30,6 +30,7 @@ from ..solvers.pricing import Pricing, cost_breakdown_usd
 from ..solvers.serving import ServingSolver
 from ..solvers.serving_modes import continuous_serving, host_exposed_s
 from ..solvers.serving_presets import ServingPreset, serving_preset
+from ..solvers.speculation import as_speculation
 from ..units import Q_, format_quantity, parse_quantity
 
 __all__ = [
@@ -254,12 +255,15 @@ def _preset(preset: ServingPreset | str | None) -> ServingPreset | None:
     return None if preset is None else serving_preset(preset)
 
 
-def _solver(model: Any, cluster: Cluster, lay: InferenceLayout, precision: Any, p: Any) -> Any:
+def _solver(
+    model: Any, cluster: Cluster, lay: InferenceLayout, precision: Any, p: Any, *, spec: Any = None
+) -> Any:
     return ServingSolver(
         model, cluster, lay, precision,
         efficiency=None if p is None else p.efficiency,
         memory=None if p is None else p.memory,
         limits=None if p is None else p.limits,
+        speculation=spec,
     )  # fmt: skip
 
 
@@ -274,6 +278,7 @@ def serving_frontier(
     disaggregated: bool = True,
     preset: ServingPreset | str | None = None,
     points: int = 32,
+    speculation: Any = None,
 ) -> ServingFrontier:
     """Tokens/s/GPU against tokens/s/user over layouts, batches and deployment shapes.
 
@@ -297,6 +302,10 @@ def serving_frontier(
         (or name) for the engine behaviour; the library defaults otherwise.
     points
         Batches per layout (geometric from 1 to the largest that fits).
+    speculation
+        :class:`~blackwell_model.solvers.speculation.Speculation` (or its
+        text form, ``"mtp:k=3,alpha=0.7"``) every decode point uses; None:
+        no speculative decoding.
 
     Returns
     -------
@@ -319,6 +328,7 @@ def serving_frontier(
         model = catalog.model(model)
     model, isl, osl = _parse_args(model, cluster, InferenceLayout(), input_tokens, output_tokens)
     p = _preset(preset)
+    spec = as_speculation(speculation)
     lays = tuple(
         candidate_layouts(model, cluster.gpus, cluster.domain.gpus) if layouts is None else layouts
     )
@@ -328,7 +338,7 @@ def serving_frontier(
     for lay in lays:
         if lay.violations(model, cluster.gpus):
             continue
-        s = _solver(model, cluster, lay, precision, p)
+        s = _solver(model, cluster, lay, precision, p, spec=spec)
         top = s.operating_batch(isl, osl)
         if top < 1:
             continue
@@ -489,6 +499,7 @@ def size_deployment(
     preset: ServingPreset | str | None = None,
     disaggregated: bool = True,
     points: int = 24,
+    speculation: Any = None,
 ) -> SizingResult:
     """GPUs (and racks) for a request rate under TTFT/TPOT targets, with $/Mtok and J/token.
 
@@ -516,7 +527,7 @@ def size_deployment(
         ... or a distribution: ``(input_tokens, output_tokens, share)``.
     ttft, tpot
         Latency targets [s].
-    precision, preset, disaggregated, points
+    precision, preset, disaggregated, points, speculation
         As for :func:`serving_frontier`.
     pricing
         :class:`~blackwell_model.solvers.pricing.Pricing` (or a dict system
@@ -555,6 +566,7 @@ def size_deployment(
             front = serving_frontier(
                 model, cluster, input_tokens=isl, output_tokens=osl, precision=precision,
                 disaggregated=disaggregated, preset=preset, points=points,
+                speculation=speculation,
             )  # fmt: skip
             pt = front.best_under(ttft=ttft, tpot=tpot)
             tok_rate = rate * share * osl
@@ -571,6 +583,7 @@ def size_deployment(
                     efficiency=None if p is None else p.efficiency,
                     memory=None if p is None else p.memory,
                     limits=None if p is None else p.limits, check_memory=False,
+                    speculation=speculation,
                 )  # fmt: skip
                 jpt = float(rep.energy_per_token.m)
             else:
@@ -589,6 +602,7 @@ def size_deployment(
                     decode_efficiency=None if p is None else p.efficiency,
                     memory=None if p is None else p.memory,
                     decode_limits=None if p is None else p.limits,
+                    speculation=speculation,
                 )  # fmt: skip
                 jpt = float(drep.energy_per_token.m)
             joules += jpt * tok_rate

@@ -98,6 +98,12 @@ from .site import (
     domains_within_power,
     with_cooling,
 )
+from .speculation import (
+    SPECULATION_METHODS,
+    Speculation,
+    acceptance_rate_for,
+    expected_tokens_per_step,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -109,6 +115,7 @@ __all__ = [
     "DEFAULT_TRAINING_ACTIVITY",
     "HOPPER",
     "PART_KEYS",
+    "SPECULATION_METHODS",
     "CheckpointModel",
     "ClusterPower",
     "Collective",
@@ -137,9 +144,11 @@ __all__ = [
     "RooflineResult",
     "ServingArrays",
     "ServingSolver",
+    "Speculation",
     "StragglerModel",
     "WeightFormat",
     "accelerator_power_W",
+    "acceptance_rate_for",
     "all_gather",
     "all_reduce",
     "all_to_all",
@@ -159,6 +168,7 @@ __all__ = [
     "domains_within_power",
     "efficiency_for",
     "expected_max_normal",
+    "expected_tokens_per_step",
     "fabric_switch_count",
     "gemm_roofline_array",
     "inference_energy",

@@ -70,7 +70,14 @@ from ..hardware.precision import Precision
 from ..parallel.inference import InferenceLayout
 from ..topology.span import GroupSpan
 from ..workload.moe import expert_load_factor
-from ..workload.operators import Operator, OpKind, layer_operators, model_operators
+from ..workload.operators import (
+    Operator,
+    OpKind,
+    elementwise_op,
+    gemm_op,
+    layer_operators,
+    model_operators,
+)
 from ..workload.transformer import AttentionKind, LayerType, Transformer
 from .collectives import collective_time, efficiency_for
 from .serving_modes import ServingArrays, context_points, continuous_serving, static_serving
@@ -82,6 +89,7 @@ from .serving_params import (
     WeightFormat,
     weight_format,
 )
+from .speculation import Speculation
 
 __all__ = [
     "DECODE_BREAKDOWN_KEYS",
@@ -104,8 +112,9 @@ __all__ = [
 #: weights); ``kv_cache``: memory-bound attention and cache writes (reading
 #: the KV cache); ``compute``: compute-bound GEMMs and attention;
 #: ``elementwise``: norms, activations, embedding, sampling; then the exposed
-#: tensor-, expert- and pipeline-parallel communication and the fixed
-#: per-step overhead.
+#: tensor-, expert- and pipeline-parallel communication, the drafting of
+#: speculative decoding (:class:`~blackwell_model.solvers.speculation.Speculation`;
+#: 0 without it) and the fixed per-step overhead.
 DECODE_BREAKDOWN_KEYS: tuple[str, ...] = (
     "weights",
     "kv_cache",
@@ -114,6 +123,7 @@ DECODE_BREAKDOWN_KEYS: tuple[str, ...] = (
     "tp_comm",
     "ep_comm",
     "pp_comm",
+    "draft",
     "overhead",
 )
 
@@ -289,6 +299,10 @@ class ServingSolver:
     limits
         :class:`EngineLimits` (batch, token and CUDA-graph limits of the
         engine); no limits when omitted.
+    speculation
+        :class:`~blackwell_model.solvers.speculation.Speculation`: decode by
+        speculative steps (see :meth:`decode_step`); ``None`` (default)
+        decodes one token per step.
 
     Raises
     ------
@@ -310,6 +324,7 @@ class ServingSolver:
         efficiency: InferenceEfficiency | None = None,
         memory: InferenceMemoryModel | None = None,
         limits: EngineLimits | None = None,
+        speculation: Speculation | None = None,
     ) -> None:
         if not isinstance(model, Transformer):
             raise SpecError(f"model must be a Transformer, got {type(model).__name__}")
@@ -325,6 +340,10 @@ class ServingSolver:
             raise SpecError(f"memory must be an InferenceMemoryModel, got {type(memory).__name__}")
         if limits is not None and not isinstance(limits, EngineLimits):
             raise SpecError(f"limits must be an EngineLimits, got {type(limits).__name__}")
+        if speculation is not None and not isinstance(speculation, Speculation):
+            raise SpecError(
+                f"speculation must be a Speculation or None, got {type(speculation).__name__}"
+            )
         layout.check(model, int(cluster.gpus))
         self.model = model
         self.cluster = cluster
@@ -369,6 +388,11 @@ class ServingSolver:
         self._tables: dict[tuple[Any, ...], tuple[_Table, ...]] = {}
         self._spans: dict[tuple[int, ...], GroupSpan | None] = {}
         self._hierarchy: Any = None
+        self.spec = speculation
+        self._head: LayerType | None = None
+        self._draft: ServingSolver | None = None
+        if speculation is not None:
+            self._setup_speculation(speculation)
         self._weights = self._weights_per_stage()
         self._kv_per_token = self._kv_per_token_per_stage()
 
@@ -384,39 +408,22 @@ class ServingSolver:
         )
 
     def _tables_for(self, phase: str, seq_len: int) -> tuple[_Table, ...]:
-        """Op tables per layer type plus the first-stage and last-stage edges."""
+        """Op tables per layer type plus the first-stage and last-stage edges.
+
+        ``seq_len``: new tokens per sequence in the pass (the prompt for a
+        prefill; 1 for a decode step, :math:`k + 1` for a speculative
+        verification step).
+        """
         key = (phase, seq_len)
         hit = self._tables.get(key)
         if hit is not None:
             return hit
         common = self._ops_common()
         model = self.model
-        out: list[_Table] = []
-        for lt in self.types:
-            if phase == "decode":
-                a = layer_operators(model, phase="decode", batch=1, kv_len=1, layer=lt, **common)
-                b = layer_operators(model, phase="decode", batch=1, kv_len=2, layer=lt, **common)
-            else:
-                a = layer_operators(
-                    model, phase="prefill", batch=1, seq_len=seq_len, layer=lt, **common
-                )
-                b = a
-            window = (
-                float(model.sliding_window) if lt.sliding and model.sliding_window else math.inf
-            )
-            out.append(
-                self._table(
-                    a,
-                    b,
-                    window,
-                    moe=lt.moe,
-                    seq=1 if phase == "decode" else seq_len,
-                    kv_reads=self._kv_read_factor() if phase == "decode" else 1.0,
-                )
-            )
+        out = [self._layer_table(phase, seq_len, lt) for lt in self.types]
         kw: dict[str, Any] = dict(batch=1, layers=range(0), **common)
         if phase == "decode":
-            edge = model_operators(model, phase="decode", kv_len=1, **kw)
+            edge = model_operators(model, phase="decode", seq_len=seq_len, kv_len=seq_len, **kw)
         else:
             edge = model_operators(model, phase="prefill", seq_len=seq_len, **kw)
         out.append(self._table(list(edge.pre), list(edge.pre), math.inf, moe=False, seq=1))
@@ -424,6 +431,41 @@ class ServingSolver:
         result = tuple(out)
         self._tables[key] = result
         return result
+
+    def _layer_table(self, phase: str, seq_len: int, lt: LayerType) -> _Table:
+        """Op table of one layer of type ``lt`` (cached)."""
+        key = (phase, seq_len, lt)
+        hit = self._tables.get(key)
+        if hit is not None:
+            return hit[0]
+        common = self._ops_common()
+        model = self.model
+        if phase == "decode":
+            # affine in the context: evaluated at contexts seq_len and seq_len + 1
+            a = layer_operators(
+                model, phase="decode", batch=1, seq_len=seq_len, kv_len=seq_len, layer=lt, **common
+            )
+            b = layer_operators(
+                model, phase="decode", batch=1, seq_len=seq_len, kv_len=seq_len + 1, layer=lt,
+                **common,
+            )  # fmt: skip
+        else:
+            a = layer_operators(
+                model, phase="prefill", batch=1, seq_len=seq_len, layer=lt, **common
+            )
+            b = a
+        window = float(model.sliding_window) if lt.sliding and model.sliding_window else math.inf
+        tab = self._table(
+            a,
+            b,
+            window,
+            moe=lt.moe,
+            seq=seq_len,
+            kv_reads=self._kv_read_factor() if phase == "decode" else 1.0,
+            context0=float(seq_len) if phase == "decode" else 1.0,
+        )
+        self._tables[key] = (tab,)
+        return tab
 
     def _kv_read_factor(self) -> float:
         """How many times decode attention reads each cached K/V head (1 when grouped)."""
@@ -443,6 +485,7 @@ class ServingSolver:
         moe: bool,
         seq: int,
         kv_reads: float = 1.0,
+        context0: float = 1.0,
     ) -> _Table:
         acc = self.accelerator
         eff = self.kernel_eff
@@ -488,11 +531,12 @@ class ServingSolver:
         f_b = np.array([p.flops for _, p in others])
         b_a = np.array([o.bytes for o, _ in others])
         b_b = np.array([p.bytes for _, p in others])
+        # ``ops_a`` at context ``context0``, ``ops_b`` one token later
         tab.l_f1 = (f_b - f_a)[:, None]
-        tab.l_f0 = (f_a - (f_b - f_a))[:, None]
+        tab.l_f0 = (f_a - context0 * (f_b - f_a))[:, None]
         is_attn = np.array([o.kind is OpKind.ATTENTION for o, _ in others], dtype=bool)
         tab.l_b1 = ((b_b - b_a) * np.where(is_attn, kv_reads, 1.0))[:, None]
-        tab.l_b0 = (b_a - (b_b - b_a))[:, None]
+        tab.l_b0 = (b_a - context0 * (b_b - b_a))[:, None]
         tab.l_window = np.full((len(others), 1), window)
         tab.l_peak = np.array([acc.peak_flops_per_s(o.precision) for o, _ in others])[:, None]
         fr = [eff(o) for o, _ in others]
@@ -693,8 +737,10 @@ class ServingSolver:
         for tab in tables:
             per_type.append(self._eval_table(tab, micro, context, padded))
         run = micro if padded is None else padded
-        tokens = run * (1.0 if phase == "decode" else float(seq_len))
-        tp_l, ep_l, tp_first, tp_last = self._stage_comm(tokens, run)
+        tokens = run * float(seq_len)
+        tp_l, ep_l, tp_first, tp_last = self._stage_comm(
+            tokens, tokens if phase == "decode" else run
+        )
         pp = self.layout.pp
         parts = np.zeros((pp, keys, n))
         tensor = np.zeros((pp, n))
@@ -753,19 +799,201 @@ class ServingSolver:
             With ``pp`` stages the batch circulates as ``m = min(batch, pp)``
             micro-batches of ``batch / m`` sequences and a token takes one
             round: ``pp * (stage(batch / m) + p2p) + step_overhead_s``.
+
+        Notes
+        -----
+        With :attr:`speculation` (:math:`k` drafted tokens, :math:`\\tau`
+        tokens per step), one step is a verification pass of the target over
+        :math:`k + 1` tokens per sequence (GEMMs of :math:`B (k + 1)` rows,
+        the KV cache read once for the :math:`k + 1` queries, the LM head and
+        sampling on every verified position), plus the drafting (``draft``
+        part: :math:`k` sequential passes of the MTP/EAGLE head or of the
+        draft model, the first over the :math:`k + 1` positions just
+        verified, the others over one token), plus
+        :attr:`Speculation.step_overhead
+        <blackwell_model.solvers.speculation.Speculation.step_overhead>`; the
+        time per output token is that step over :math:`\\tau`:
+
+        .. math::
+
+           \\text{TPOT} = \\frac{t_{verify}(B, c, k + 1) + t_{draft}(B, c, k)
+               + t_{step}}{\\tau}
+
+        At small batch the verification costs about one ordinary step (the
+        weights are read once either way) and TPOT falls by nearly
+        :math:`\\tau`; at large batch the GEMMs are compute-bound, the
+        verification costs :math:`k + 1` times the work, and the gain
+        vanishes or turns into a loss.
         """
         b, c = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(context, dtype=float))
         shape = b.shape
         b, c = b.ravel(), c.ravel()
+        spec = self.spec
+        q = 1 if spec is None else spec.verify_tokens
+        parts, tensor, memory, network = self._decode_pass(b, c, q)
+        parts[_CAT["overhead"]] += self.eff.step_overhead_s
+        if spec is None:
+            return self._arrays(parts, tensor, memory, network, shape)
+        d_parts, d_tensor, d_memory, d_network = self._draft_decode(b, c)
+        parts[_CAT["draft"]] += d_parts.sum(axis=0)
+        parts[_CAT["overhead"]] += spec.step_overhead_s
+        tau = spec.tokens_per_step
+        return self._arrays(
+            parts / tau,
+            (tensor + d_tensor) / tau,
+            (memory + d_memory) / tau,
+            (network + d_network) / tau,
+            shape,
+        )
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Mean output tokens per decode step per sequence [tokens]: 1, or :math:`\\tau` with speculation."""
+        return 1.0 if self.spec is None else self.spec.tokens_per_step
+
+    def _decode_pass(
+        self, b: np.ndarray, c: np.ndarray, q: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A decode round of ``q`` new tokens per sequence, without the step overhead.
+
+        Returns ``(parts, tensor_busy, memory_busy, network_busy)`` (parts of
+        shape ``(len(DECODE_BREAKDOWN_KEYS), N)``).
+        """
         pp = float(self.layout.pp)
         micro = b / np.minimum(b, pp)
         padded = self.padded_batch(micro)
-        _t, parts, tensor, memory, network = self._stage_pass("decode", 1, micro, c, padded)
-        p2p = self._p2p(micro)
+        _t, parts, tensor, memory, network = self._stage_pass("decode", q, micro, c, padded)
+        p2p = self._p2p(micro * q)
         parts = parts * pp
         parts[_CAT["pp_comm"]] += pp * p2p if self.layout.pp > 1 else 0.0
-        parts[_CAT["overhead"]] += self.eff.step_overhead_s
-        return self._arrays(parts, tensor * pp, memory * pp, network * pp + p2p * pp, shape)
+        return parts, tensor * pp, memory * pp, network * pp + p2p * pp
+
+    # ------------------------------------------------------------ speculation
+    def _setup_speculation(self, spec: Speculation) -> None:
+        """Check the method against the model and build the draft's pieces."""
+        model = self.model
+        if spec.method == "mtp":
+            if model.mtp_layers < 1:
+                raise SpecError(
+                    f"speculation method 'mtp' needs a model with MTP modules (mtp_layers >= 1); "
+                    f"{model.name} has mtp_layers 0: use method 'eagle' or 'draft'"
+                )
+            self._head = model.layer_types()[-1]
+            self._head_inputs = 2.0
+        elif spec.method == "eagle":
+            if model.ffn_hidden < 1:
+                raise SpecError(
+                    f"speculation method 'eagle' needs a dense MLP width for its decoder layer; "
+                    f"{model.name} has ffn_hidden 0: use method 'draft' with a draft model"
+                )
+            self._head = LayerType(moe=False, sliding=False)
+            self._head_inputs = 3.0
+        elif spec.method == "draft":
+            tp = spec.draft_tp or self.layout.tp
+            if tp > self.layout.replica_gpus:
+                raise InfeasibleLayoutError(
+                    "draft_tp",
+                    f"draft_tp = {tp} exceeds the {self.layout.replica_gpus} GPUs of a replica "
+                    f"of {model.name}",
+                )
+            self._draft = ServingSolver(
+                spec.draft_model,
+                self.cluster,
+                InferenceLayout(tp=tp),
+                self.precision,
+                self.kv,
+                efficiency=self.eff,
+                memory=self.mem,
+                limits=self.limits,
+            )
+
+    def _fc_table(self, phase: str, seq_len: int) -> _Table:
+        """The head's input projection (``inputs * hidden -> hidden``) and input norms."""
+        key = ("head_fc", phase, seq_len)
+        hit = self._tables.get(key)
+        if hit is not None:
+            return hit[0]
+        h = float(self.model.hidden)
+        t = float(seq_len)
+        width = self._head_inputs * h
+        ops = [
+            elementwise_op(
+                "head_norms", t * width, t * width, flops_per_element=4.0,
+                precision=self.act, kind=OpKind.NORM,
+            ),
+            gemm_op(
+                "head_proj", t, self.model.hidden, width, precision=self.precision,
+                out_bytes=self.act.bytes,
+            ),
+        ]  # fmt: skip
+        tab = self._table(ops, ops, math.inf, moe=False, seq=seq_len)
+        self._tables[key] = (tab,)
+        return tab
+
+    def _head_pass(
+        self, phase: str, seq_len: int, batch: np.ndarray, context: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One pass of the MTP/EAGLE head over ``seq_len`` tokens of ``batch`` sequences.
+
+        Its layer, the input projection and norms, the shared embedding, the
+        LM head and sampling, with the layer's tensor- and expert-parallel
+        communication; on the replica's whole batch.
+        """
+        lt = self._head or LayerType(moe=False, sliding=False)  # set with a head method
+        padded = self.padded_batch(batch) if phase == "decode" else None
+        edges = self._tables_for(phase, seq_len)[-2:]
+        n = batch.shape[0]
+        parts = np.zeros((len(DECODE_BREAKDOWN_KEYS), n))
+        tensor = np.zeros(n)
+        memory = np.zeros(n)
+        for tab in (self._layer_table(phase, seq_len, lt), *edges, self._fc_table(phase, seq_len)):
+            p, tb, mb = self._eval_table(tab, batch, context, padded)
+            parts += p
+            tensor += tb
+            memory += mb
+        run = batch if padded is None else padded
+        tokens = run * float(seq_len)
+        tp_l, ep_l, first, last = self._stage_comm(tokens, tokens if phase == "decode" else run)
+        network = tp_l + first + last
+        parts[_CAT["tp_comm"]] += network
+        if lt.moe:
+            parts[_CAT["ep_comm"]] += ep_l
+            network = network + ep_l
+        return parts, tensor, memory, network
+
+    def _draft_decode(
+        self, b: np.ndarray, c: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Drafting of one speculative step: ``k`` sequential passes (parts, busy times)."""
+        spec = self.spec
+        n = b.shape[0]
+        if spec is None or spec.method == "ngram":
+            z = np.zeros(n)
+            return np.zeros((len(DECODE_BREAKDOWN_KEYS), n)), z, z, z
+        q = spec.verify_tokens
+        rest = float(spec.draft_tokens - 1)
+        if self._draft is not None:
+            first = self._draft._decode_pass(b, c, q)
+            later = self._draft._decode_pass(b, c, 1)
+        else:
+            first = self._head_pass("decode", q, b, c)
+            later = self._head_pass("decode", 1, b, c)
+        return tuple(x + rest * y for x, y in zip(first, later, strict=True))  # type: ignore[return-value]
+
+    def _draft_prefill(
+        self, batch: np.ndarray, input_tokens: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The draft's pass over the prompts (fills its KV cache, drafts the first tokens)."""
+        spec = self.spec
+        if spec is None or spec.method == "ngram":
+            return None
+        ctx = np.full_like(batch, float(input_tokens))
+        if self._draft is not None:
+            _t, parts, tensor, memory, network = self._draft._stage_pass(
+                "prefill", input_tokens, batch, ctx
+            )
+            return parts, tensor, memory, network
+        return self._head_pass("prefill", input_tokens, batch, ctx)
 
     def padded_batch(self, batch: Any) -> np.ndarray | None:
         """Batch a decode step of ``batch`` sequences runs at (``None`` without CUDA graphs).
@@ -805,7 +1033,15 @@ class ServingSolver:
         parts = parts * rounds
         parts[_CAT["pp_comm"]] += rounds * p2p if pp > 1 else 0.0
         parts[_CAT["overhead"]] += self.eff.prefill_overhead_s
-        return self._arrays(parts, tensor * rounds, memory * rounds, network * rounds, shape)
+        tensor, memory, network = tensor * rounds, memory * rounds, network * rounds
+        draft = self._draft_prefill(micro, input_tokens)
+        if draft is not None:
+            # the draft prefills each micro-batch after the target's last stage
+            parts[_CAT["draft"]] += m * draft[0].sum(axis=0)
+            tensor, memory, network = (
+                x + m * y for x, y in zip((tensor, memory, network), draft[1:], strict=True)
+            )
+        return self._arrays(parts, tensor, memory, network, shape)
 
     def prefill_per_request_s(self, input_tokens: int) -> float:
         """Prefill time per request when prompts are batched in chunks [s].
@@ -821,7 +1057,9 @@ class ServingSolver:
         _t, parts, _tb, _mb, _nb = self._stage_pass(
             "prefill", input_tokens, b, np.array([float(input_tokens)])
         )
-        return float(parts.sum() / per_chunk)
+        draft = self._draft_prefill(b, input_tokens)
+        extra = 0.0 if draft is None else float(draft[0].sum())
+        return float((parts.sum() + extra) / per_chunk)
 
     @staticmethod
     def _arrays(
@@ -865,12 +1103,21 @@ class ServingSolver:
             ) * wb + routed * eb
         else:
             moe = 0.0
-        per_type = np.array(
-            [(attn_local + norms) * wb + (moe if t.moe else dense * wb) for t in self.types]
-        )
+
+        def layer_B(t: LayerType) -> float:
+            return (attn_local + norms) * wb + (moe if t.moe else dense * wb)
+
+        per_type = np.array([layer_B(t) for t in self.types])
         stages = self.stage_counts @ per_type
         stages[0] += model.embedding_params / tp * self.act.bytes
         stages[-1] += (model.lm_head_params / tp + model.norm_params) * wb
+        if self._head is not None:
+            # MTP/EAGLE head on the last stage: its layer, projection and norms
+            # (embedding and LM head shared with the model)
+            width = self._head_inputs * model.hidden
+            stages[-1] += layer_B(self._head) + (width * model.hidden / tp + width) * wb
+        if self._draft is not None:
+            stages[0] += float(self._draft._weights[0])
         return stages
 
     def _kv_local_elements(self) -> float:
@@ -891,32 +1138,41 @@ class ServingSolver:
                 windowed += self.stage_counts[:, j]
             else:
                 full += self.stage_counts[:, j]
+        if self._head is not None:
+            full[-1] += 1.0  # the head's layer keeps its own KV cache
         return full, windowed, float(self.model.sliding_window or 0)
 
     def kv_bytes_per_sequence(self, context: Any) -> np.ndarray:
         """KV-cache bytes one sequence of ``context`` tokens holds on each stage's GPU [B].
 
-        Returns an array of shape ``(pp,) + shape(context)``.
+        Returns an array of shape ``(pp,) + shape(context)``.  With
+        speculation, the MTP/EAGLE head's layer (last stage) or the draft
+        model (first stage) adds its own cache.
         """
         c = np.asarray(context, dtype=float)
         full, windowed, window = self._kv_per_token
         per = self._kv_local_elements() * self.kv.bytes
         kept_w = np.minimum(c, window) if window else c
-        return per * (np.multiply.outer(full, c) + np.multiply.outer(windowed, kept_w))
+        out = per * (np.multiply.outer(full, c) + np.multiply.outer(windowed, kept_w))
+        if self._draft is not None:
+            out[0] += self._draft.kv_bytes_per_sequence(c)[0]
+        return out
 
     def activation_bytes(self, batch: Any, input_tokens: int) -> np.ndarray:
         """Activation workspace and logits on one GPU [B].
 
         Sized for one forward pass of ``min(batch * input_tokens,
-        prefill_chunk_tokens) + batch`` tokens, each holding the residual
-        stream, the attention projections and the widest MLP intermediate of
-        one layer (kernels reuse the buffers layer after layer), plus the FP32
-        logits of the batch.
+        prefill_chunk_tokens) + batch * q`` tokens (``q`` = 1, or
+        :math:`k + 1` verified tokens with speculation), each holding the
+        residual stream, the attention projections and the widest MLP
+        intermediate of one layer (kernels reuse the buffers layer after
+        layer), plus the FP32 logits of the ``batch * q`` decoded positions.
         """
         b = np.asarray(batch, dtype=float)
         model = self.model
         lay = self.layout
-        tokens = np.minimum(b * input_tokens, float(self.chunk_tokens)) + b
+        q = 1.0 if self.spec is None else float(self.spec.verify_tokens)
+        tokens = np.minimum(b * input_tokens, float(self.chunk_tokens)) + b * q
         up = 2.0 if model.activation.matrices == 3 else 1.0
         ffn = float(model.ffn_hidden) / lay.tp
         if model.is_moe:
@@ -926,7 +1182,7 @@ class ServingSolver:
                 + model.shared_experts * float(model.expert_ffn_hidden) / lay.tp,
             )
         width = 3.0 * model.hidden + 2.0 * model.q_width / lay.tp + (1.0 + up) * ffn
-        logits = b * math.ceil(model.vocab / lay.tp) * self.mem.logits_bytes
+        logits = b * q * math.ceil(model.vocab / lay.tp) * self.mem.logits_bytes
         return tokens * width * self.act.bytes + logits
 
     def memory_parts(
@@ -937,10 +1193,12 @@ class ServingSolver:
         Keys ``weights``, ``kv_cache``, ``activations`` (arrays of the shape
         of ``batch``).  The KV cache holds every sequence at its full length
         (static batching; continuous batching that never evicts a request
-        reserves the same).
+        reserves the same), plus the :math:`k` drafted tokens a speculative
+        step writes before verification.
         """
         b = np.asarray(batch, dtype=float)
-        kv = self.kv_bytes_per_sequence(float(input_tokens + output_tokens))
+        extra = 0.0 if self.spec is None else float(self.spec.draft_tokens)
+        kv = self.kv_bytes_per_sequence(float(input_tokens + output_tokens) + extra)
         w = self._weights
         kv_b = np.multiply.outer(kv, b)  # (pp,) + shape(b)
         act = self.activation_bytes(b, input_tokens)
@@ -1014,7 +1272,13 @@ class ServingSolver:
         lim = self.limits
         if lim.max_batch_size is not None:
             best = min(best, lim.max_batch_size)
-        tok = lim.token_limited_batch(input_tokens, output_tokens)
+        spec = self.spec
+        tok = lim.token_limited_batch(
+            input_tokens,
+            output_tokens,
+            verify_tokens=1 if spec is None else spec.verify_tokens,
+            tokens_per_step=self.tokens_per_step,
+        )
         if tok is not None and best > 0:
             best = min(best, tok)
         return best

@@ -48,6 +48,11 @@ def host_exposed_s(solver: ServingSolver, batch: Any, gpu_step_s: Any) -> np.nda
     ``host_per_request_s``).  With ``host_overlap`` it prepares the next
     iteration while the GPU runs this one, so only
     :math:`\\max(0, h_0 + h_1 B - t_{gpu})` shows; otherwise all of it.
+    With speculative decoding an iteration yields :math:`\\tau` tokens
+    (:attr:`ServingSolver.tokens_per_step
+    <blackwell_model.solvers.serving.ServingSolver.tokens_per_step>`): the
+    iteration's GPU time is :math:`\\tau\\, t_{gpu}` and the exposed host
+    time per token is the iteration's over :math:`\\tau`.
 
     Parameters
     ----------
@@ -56,12 +61,17 @@ def host_exposed_s(solver: ServingSolver, batch: Any, gpu_step_s: Any) -> np.nda
     batch
         Requests in the iteration (array).
     gpu_step_s
-        GPU time of the iteration [s] (array, same shape).
+        GPU time per output token of the iteration [s] (array, same shape).
     """
     eff = solver.eff
     b = np.asarray(batch, dtype=float)
     gpu = np.asarray(gpu_step_s, dtype=float)
     host = eff.host_per_step_s + eff.host_per_request_s * b
+    tau = solver.tokens_per_step
+    if tau != 1.0:
+        if eff.host_overlap:
+            return np.maximum(host - tau * gpu, 0.0) / tau
+        return host / tau + 0.0 * gpu
     if eff.host_overlap:
         return np.maximum(host - gpu, 0.0)
     return host + 0.0 * gpu
@@ -256,7 +266,9 @@ def continuous_serving(
     (for :math:`n = 1` the throughput is :math:`1/p_{req}`).  A new request
     waits on average half a step, then runs its prefill in a step that also
     decodes the batch: :math:`\\text{TTFT} = \\text{TPOT}/2 +
-    t_{prefill}(1, s_{in}) + t_{decode}(B)` (no queueing).  The host time
+    t_{prefill}(1, s_{in}) + t_{decode}(B)` (no queueing); with
+    speculative decoding the step that waits and the one that prefills are
+    whole speculative steps, :math:`\\tau` times the time per token.  The host time
     the GPU step does not hide (:func:`host_exposed_s`) adds to TPOT, in the
     ``overhead`` part.
     """
@@ -272,7 +284,8 @@ def continuous_serving(
         breakdown["overhead"] = breakdown["overhead"] + host
         tpot = step.time_s + share + host
         tps = b * osl / ((osl - 1) * tpot)
-        ttft = tpot / 2.0 + float(alone.time_s[0]) + step.time_s
+        iteration = solver.tokens_per_step
+        ttft = iteration * tpot / 2.0 + float(alone.time_s[0]) + iteration * step.time_s
     else:
         share = np.zeros_like(b)
         tpot = np.zeros_like(b)

@@ -279,17 +279,28 @@ class EngineLimits:
                 return int(s)
         return int(batch)
 
-    def token_limited_batch(self, input_tokens: int, output_tokens: int) -> int | None:
+    def token_limited_batch(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        verify_tokens: int = 1,
+        tokens_per_step: float = 1.0,
+    ) -> int | None:
         """Largest batch whose decode tokens and prefill chunks fit ``max_num_tokens``.
 
-        ``floor(max_num_tokens / (1 + input_tokens / (output_tokens - 1)))``
-        (at least 1); ``None`` without a token limit.
+        ``floor(max_num_tokens / (q + tau * input_tokens / (output_tokens - 1)))``
+        (at least 1); ``None`` without a token limit.  ``verify_tokens``
+        :math:`q` is the tokens each sequence runs per step (:math:`k + 1`
+        with speculative decoding) and ``tokens_per_step`` :math:`\\tau` the
+        tokens it yields (requests finish, and are replaced, :math:`\\tau`
+        times sooner); both 1 without speculation.
         """
         if self.max_num_tokens is None:
             return None
         if output_tokens <= 1:
             return max(1, self.max_num_tokens // max(input_tokens, 1))
-        per = 1.0 + input_tokens / (output_tokens - 1.0)
+        per = verify_tokens + tokens_per_step * input_tokens / (output_tokens - 1.0)
         return max(1, int(self.max_num_tokens / per))
 
 
