@@ -245,6 +245,8 @@ _OPTIONS: dict[str, dict[str, list[str]]] = {
         "--max-ttft": ["2s", "0s", "5", "x"], "--max-tpot": ["30ms", "1us", "-1 ms"],
         "--max-batch": _NUMBERS, "--disaggregated": ["tp4:tp8", "tp4", "x:y", "tp1:dep8"],
         "--preset": ["trtllm-pytorch-2025", "nope"], "--charge": ["gpus", "racks", "x"],
+        "--speculation": ["mtp:k=3,alpha=0.7", "ngram:k=2,alpha=0.5", "eagle:k=4,tau=2.5",
+                          "draft:k=3", "x", "mtp:k=0", "ngram:k=3,alpha=1.5", ""],
     },
     "search": {
         "--model": _NAMES, "--system": _NAMES, "--gpus": ["8", "16", "64", "72", "0", "x"],
@@ -267,6 +269,7 @@ _OPTIONS: dict[str, dict[str, list[str]]] = {
         "--max-ttft": ["2s", "0s", "x"], "--max-tpot": ["50ms", "x"],
         "--precision": _PRECISIONS, "--gpus": ["8", "0", "x"], "--preset": ["nope"],
         "--aggregated-only": [], "--json": [],
+        "--speculation": ["ngram:k=2,alpha=0.5", "x", "mtp:k=-1"],
     },
     "plan": {
         "--system": _NAMES, "--gpus": ["72", "1000", "0", "x"],
