@@ -222,7 +222,7 @@ def test_compare_systems(capsys):
         "DGX-B200",
     )
     # two training rows, two serving rows and the assumptions under the tables
-    assert code == 0 and out.count("llama3-8b") == 5
+    assert code == 0 and out.count("llama3-8b") == 7  # + two goodput notes
     code, _, err = run(
         capsys,
         "compare",

@@ -204,13 +204,15 @@ def test_main_report_states_its_assumptions():
     for needle in (
         "2T tokens",
         "global batch 128 x 8,192 tokens",
-        "goodput 100 %",
+        "modelled goodput",
         "served in fp8",
         "1,000-token prompts",
         "FP8 peak",
         "no price for MI300X-8",
     ):
         assert needle in tail, needle
+    notes = text[text.index("Notes:") : text.index("Assumptions:")]
+    assert notes.count("goodput") == 2 and "(modelled)" in notes
 
 
 # --------------------------------------------------------- item 9: one JSON schema

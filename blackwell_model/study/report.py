@@ -205,8 +205,9 @@ def report_assumptions(
         out.append(
             f"{sc.model}: trained on {sc.tokens / 1e12:g}T tokens, global batch "
             f"{sc.global_batch:,} x {sc.seq_len:,} tokens ({tokens_per_step / 1e6:.1f}M per "
-            f"step) in {sc.train_precision} on {sc.train_gpus:,} GPUs, goodput 100 % (no "
-            f"failures, restarts or checkpoints); served in {sc.serve_precision} on "
+            f"step) in {sc.train_precision} on {sc.train_gpus:,} GPUs, days stretched by the "
+            "modelled goodput (failures, checkpoints, restarts) and straggler slowdown of each "
+            f"system (Notes); served in {sc.serve_precision} on "
             f"{sc.serve_gpus} GPUs with {sc.input_tokens:,}-token prompts and "
             f"{sc.output_tokens:,}-token answers."
         )
@@ -325,7 +326,12 @@ def what_if_report(
             )
             serve, serve_text = _best_serving(model, system, sc)
             cost = serve.energy.cost(prices[system]) if system in prices else None
-            note = cluster.rounding_note
+            note = (
+                f"goodput {run.goodput:.1%} ({run.goodput_source}), straggler slowdown "
+                f"x{run.straggler_slowdown:.3f}"
+            )
+            if cluster.rounding_note:
+                note += f"; {cluster.rounding_note}"
             rows.append(
                 WhatIfRow(
                     model=sc.model,
