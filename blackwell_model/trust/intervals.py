@@ -17,7 +17,7 @@ Method
    (:func:`generation`) and workload class (dense or MoE); the same phase
    and class on any generation; the same phase.
 2. **Bias and spread.**  The group's mean residual :math:`\\mu` (the model's
-   bias there: MoE training rows on Blackwell run about 10 % slower than predicted, so their
+   bias there: MoE training rows on Blackwell run about 5 % slower than predicted, so their
    intervals sit above the prediction) and sample standard deviation
    :math:`s` of its :math:`n` cases.
 3. **Extrapolation.**  Each thing the prediction has that no measured case
