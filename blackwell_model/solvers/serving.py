@@ -564,6 +564,36 @@ class ServingSolver:
         tab.l_cat_m = np.array(cat_m, dtype=np.int64)
         return tab
 
+    def gemm_fraction(
+        self, m: float, n: float, k: float, precision: Precision | str, count: float = 1.0
+    ) -> float:
+        """Fraction of the dense peak at ``precision`` a GEMM of this shape reaches here.
+
+        The shape model of the deployment's kernel efficiency (tile, wave
+        and reduction factors over the accelerator's compute units) times
+        the generation's ceiling for ``precision``
+        (:attr:`InferenceEfficiency.gemm_ceilings`) or ``narrow_gemm``;
+        what the decode and prefill passes use for their dense GEMMs.
+
+        Parameters
+        ----------
+        m, n, k
+            GEMM shape: rows (tokens), columns (output features) and
+            reduction length [elements].
+        precision
+            Precision the GEMM computes in.
+        count
+            Identical GEMMs run together (grouped GEMMs) [dimensionless].
+
+        Returns
+        -------
+        float
+            The fraction, in (0, 1].
+        """
+        p = Precision.parse(precision)
+        shape = float(self.kernel_eff.gemm(float(m), float(n), float(k), float(count)))
+        return shape * self._gemm_scale(p)
+
     def _gemm_scale(self, precision: Precision) -> float:
         """Factor on the shape model's GEMM fraction for GEMMs computing in ``precision``."""
         return self.ceilings.factor(precision, self.kernel_eff.gemm_max, self.eff.narrow_gemm)
