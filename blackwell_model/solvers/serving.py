@@ -84,9 +84,11 @@ from .serving_modes import ServingArrays, context_points, continuous_serving, st
 from .serving_params import (
     TRTLLM_LEGACY,
     EngineLimits,
+    GemmCeilings,
     InferenceEfficiency,
     InferenceMemoryModel,
     WeightFormat,
+    gemm_ceilings_for,
     weight_format,
 )
 from .speculation import Speculation
@@ -208,6 +210,7 @@ class _Table:
         "g_m1",
         "g_n",
         "g_peak",
+        "g_scale",
         "l_b0",
         "l_b1",
         "l_cat_c",
@@ -229,6 +232,7 @@ class _Table:
     g_m1: np.ndarray
     g_n: np.ndarray
     g_peak: np.ndarray
+    g_scale: np.ndarray
     l_b0: np.ndarray
     l_b1: np.ndarray
     l_cat_c: np.ndarray
@@ -373,6 +377,7 @@ class ServingSolver:
         )
         self.mem = memory or InferenceMemoryModel()
         self.coll = self.eff.collectives or efficiency_for(self.accelerator)
+        self.ceilings: GemmCeilings = self.eff.gemm_ceilings or gemm_ceilings_for(self.accelerator)
         self.hbm_Bps = float(self.accelerator.memory_bandwidth.m)
         self.capacity_B = float(self.accelerator.memory_capacity.m)
         # raises UnsupportedPrecisionError early, with the accelerator's message
@@ -504,6 +509,7 @@ class ServingSolver:
             tab.g_m1, tab.g_n, tab.g_k, tab.g_count, tab.g_b_in, tab.g_b_w, tab.g_b_out,
             tab.g_peak,
         ) = (x[:, None] for x in _gemm_rows(gemms, acc, dense_w))  # fmt: skip
+        tab.g_scale = np.array([self._gemm_scale(o.precision) for o in gemms])[:, None]
         tab.moe = None
         if experts:
             lay = self.layout
@@ -521,6 +527,7 @@ class ServingSolver:
                 b_w=np.full((len(experts), 1), fmt.expert_bytes),
                 b_out=b_out[:, None],
                 peak=np.full((len(experts), 1), acc.peak_flops_per_s(comp)),
+                scale=np.full((len(experts), 1), self._gemm_scale(comp)),
                 t_r1=t_r1,
                 group1=t_r1 * lay.ep,
                 local=model.experts / lay.ep,
@@ -557,6 +564,40 @@ class ServingSolver:
         tab.l_cat_m = np.array(cat_m, dtype=np.int64)
         return tab
 
+    def gemm_fraction(
+        self, m: float, n: float, k: float, precision: Precision | str, count: float = 1.0
+    ) -> float:
+        """Fraction of the dense peak at ``precision`` a GEMM of this shape reaches here.
+
+        The shape model of the deployment's kernel efficiency (tile, wave
+        and reduction factors over the accelerator's compute units) times
+        the generation's ceiling for ``precision``
+        (:attr:`InferenceEfficiency.gemm_ceilings`) or ``narrow_gemm``;
+        what the decode and prefill passes use for their dense GEMMs.
+
+        Parameters
+        ----------
+        m, n, k
+            GEMM shape: rows (tokens), columns (output features) and
+            reduction length [elements].
+        precision
+            Precision the GEMM computes in.
+        count
+            Identical GEMMs run together (grouped GEMMs) [dimensionless].
+
+        Returns
+        -------
+        float
+            The fraction, in (0, 1].
+        """
+        p = Precision.parse(precision)
+        shape = float(self.kernel_eff.gemm(float(m), float(n), float(k), float(count)))
+        return shape * self._gemm_scale(p)
+
+    def _gemm_scale(self, precision: Precision) -> float:
+        """Factor on the shape model's GEMM fraction for GEMMs computing in ``precision``."""
+        return self.ceilings.factor(precision, self.kernel_eff.gemm_max, self.eff.narrow_gemm)
+
     def _eval_table(
         self,
         tab: _Table,
@@ -573,7 +614,6 @@ class ServingSolver:
         """
         eff = self.kernel_eff
         bw = self.hbm_Bps
-        narrow = self.eff.narrow_gemm
         n_cases = batch.shape[0]
         parts = np.zeros((len(DECODE_BREAKDOWN_KEYS), n_cases))
         t_busy = np.zeros(n_cases)
@@ -585,7 +625,7 @@ class ServingSolver:
 
         def gemm(  # noqa: PLR0917 - the GEMM coefficient arrays, in gemm_op order
             m: Any, n: Any, k: Any, c: Any, b_in: Any, b_w: Any, b_out: Any, peak: Any,
-            grouped: bool = False,
+            scale: Any, grouped: bool = False,
         ) -> None:  # fmt: skip
             flops = 2.0 * m * n * k * c
             moved = (m * k * b_in + k * n * b_w + m * n * b_out) * c
@@ -593,7 +633,8 @@ class ServingSolver:
             if grouped and small is not None:
                 # the row tile shrinks to the tokens per expert (at least ``small``)
                 ce = np.where(m < eff.tile_m, np.asarray(small.gemm(m, n, k, c)), ce)
-            ce = ce * np.where(b_in < 2.0, narrow, 1.0)
+            # per-precision ceiling (Blackwell) or narrow_gemm below 16 bits
+            ce = ce * scale
             ct = flops / (peak * ce)
             mt = moved / (bw * eff.hbm)
             cb = ct > mt
@@ -615,7 +656,7 @@ class ServingSolver:
         if tab.g_m1.size:
             gemm(
                 tab.g_m1 * bp, tab.g_n, tab.g_k, tab.g_count, tab.g_b_in, tab.g_b_w,
-                tab.g_b_out, tab.g_peak,
+                tab.g_b_out, tab.g_peak, tab.g_scale,
             )  # fmt: skip
         if tab.moe is not None:
             d = tab.moe
@@ -629,7 +670,7 @@ class ServingSolver:
             m_e = tokens * d["topk"] * load / count
             gemm(
                 m_e, d["n"], d["k"], count, d["b_in"], d["b_w"], d["b_out"], d["peak"],
-                grouped=True,
+                d["scale"], grouped=True,
             )  # fmt: skip
         if tab.l_f0.size:
             c_eff = np.minimum(context[None, :], tab.l_window)

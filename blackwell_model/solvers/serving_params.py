@@ -34,12 +34,16 @@ from ._efficiency import DEFAULT_EFFICIENCY, Efficiency
 from .collectives import CollectiveEfficiency
 
 __all__ = [
+    "BLACKWELL_GEMM_CEILINGS",
+    "NO_GEMM_CEILINGS",
     "TRTLLM_LEGACY",
     "WEIGHT_FORMATS",
     "EngineLimits",
+    "GemmCeilings",
     "InferenceEfficiency",
     "InferenceMemoryModel",
     "WeightFormat",
+    "gemm_ceilings_for",
     "weight_format",
 ]
 
@@ -55,6 +59,131 @@ def _positive_int(inst: Any, attribute: attrs.Attribute, value: int) -> None:  #
 def _optional_positive_int(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
     if value is not None:
         _positive_int(inst, attribute, value)
+
+
+def _optional_fraction(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if value is not None:
+        _OPEN_FRACTION(inst, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class GemmCeilings:
+    """Measured large-GEMM ceilings of narrow precisions on one GPU generation.
+
+    The GEMM shape model (:meth:`Efficiency.gemm
+    <blackwell_model.solvers.Efficiency.gemm>`) scales a single ceiling,
+    ``gemm_max``, by tile, wave and reduction factors.  On Hopper an FP8 GEMM
+    reaches the same share of its doubled peak as a BF16 one (DeepGEMM,
+    0.69-0.78 of the 1,979 TFLOP/s dense peak), so one ceiling serves every
+    precision.  On Blackwell (SM100) the published kernel tables do not: the
+    tensor cores double or quadruple their rate at FP8 and FP4 while operand
+    delivery, block-scale loads and the power-limited clock do not, and a
+    large GEMM sustains a smaller share of the peak the narrower it is.  A
+    field set here replaces ``gemm_max`` for GEMMs *computing* in that
+    precision (the shape factors still apply) and supersedes
+    :attr:`InferenceEfficiency.narrow_gemm` for it.
+
+    Parameters
+    ----------
+    name
+        Label shown in reprs and docs.
+    fp8
+        Ceiling of FP8 GEMMs [fraction of the dense FP8 peak]; ``None``:
+        ``gemm_max x narrow_gemm``.
+    fp6
+        The same for FP6 GEMMs.
+    fp4
+        The same for FP4 (NVFP4/MXFP4) GEMMs.
+
+    Examples
+    --------
+    >>> from blackwell_model.hardware.precision import Precision
+    >>> BLACKWELL_GEMM_CEILINGS.ceiling(Precision.FP4)
+    0.44
+    >>> NO_GEMM_CEILINGS.ceiling(Precision.FP4) is None
+    True
+    """
+
+    name: str = ""
+    fp8: float | None = attrs.field(default=None, validator=_optional_fraction)
+    fp6: float | None = attrs.field(default=None, validator=_optional_fraction)
+    fp4: float | None = attrs.field(default=None, validator=_optional_fraction)
+
+    def ceiling(self, precision: Precision) -> float | None:
+        """The ceiling for GEMMs computing in ``precision`` [fraction], or ``None``."""
+        if precision is Precision.FP8:
+            return self.fp8
+        if precision is Precision.FP6:
+            return self.fp6
+        if precision is Precision.FP4:
+            return self.fp4
+        return None
+
+    def factor(self, precision: Precision, gemm_max: float, narrow_gemm: float) -> float:
+        """Multiplier on the shape model's fraction for GEMMs in ``precision`` [dimensionless].
+
+        ``ceiling / gemm_max`` where a ceiling is set; else ``narrow_gemm``
+        for precisions narrower than 16 bits and 1 otherwise.
+        """
+        c = self.ceiling(precision)
+        if c is not None:
+            return c / gemm_max
+        return narrow_gemm if precision.bytes < 2.0 else 1.0
+
+
+#: No measured ceilings: every precision uses the roofline's ``gemm_max``
+#: (times ``narrow_gemm`` below 16 bits), the behaviour on Ampere and Hopper.
+NO_GEMM_CEILINGS: GemmCeilings = GemmCeilings(name="none")
+
+#: Blackwell (SM100: B200, GB200; applied to the NVLink 5 family, B300/GB300
+#: included, for lack of SM103 tables).  Each ceiling is the published kernel
+#: throughput divided by the dense peak and by the shape model's tile, wave and
+#: reduction factors at the published shape:
+#:
+#: * ``fp4`` 0.44: NVFP4 GEMM on B200, m=1024, n=7168, k=4608: 3,370 TFLOP/s
+#:   with FlashInfer's CUTLASS backend, 2,976 with cuDNN (flashinfer-ai/flashinfer
+#:   PR #1979, "On SM100 (B200)"), 0.374 of the 9,000 TFLOP/s dense peak over a
+#:   shape factor of 0.853; vLLM's CUTLASS NVFP4 GEMM on SM100 at n=6144,
+#:   k=4096 and m = 4,096-16,384: 3,646-3,904 TFLOP/s without activation
+#:   quantisation (vllm-project/vllm PR #20646), 0.405-0.434 over 0.973.
+#: * ``fp8`` 0.58: vLLM's CUTLASS FP8 GEMM on B200 at n=6144, k=4096,
+#:   m=16,384: 2,545 TFLOP/s per-tensor scaled, 2,447 per-channel
+#:   (vllm-project/vllm PR #19566), 0.566 of 4,500 over 0.973; the GB200 FP8
+#:   GEMM micro-benchmark of Azure ND GB200 v6 sustains 2,744 of 5,000 TFLOP/s
+#:   (0.549; hardware_specs.md section 21).
+#: * BF16 keeps the roofline's 0.70: torch BF16 GEMMs in the same vLLM tables
+#:   reach 1,360-1,513 TFLOP/s (0.60-0.67 of 2,250, within 12 %).
+BLACKWELL_GEMM_CEILINGS: GemmCeilings = GemmCeilings(name="blackwell", fp8=0.58, fp4=0.44)
+
+
+def gemm_ceilings_for(accelerator: Any) -> GemmCeilings:
+    """The measured GEMM ceilings of an accelerator's generation.
+
+    Parameters
+    ----------
+    accelerator
+        An :class:`~blackwell_model.hardware.Accelerator`.
+
+    Returns
+    -------
+    GemmCeilings
+        :data:`BLACKWELL_GEMM_CEILINGS` for parts on NVLink 5 or later (the
+        generation is read from the scale-up link's *name*, as
+        :func:`~blackwell_model.solvers.efficiency_for` does, so a what-if on
+        peaks or bandwidth never switches it), else :data:`NO_GEMM_CEILINGS`.
+    """
+    from .collectives import BLACKWELL, efficiency_for
+
+    if efficiency_for(accelerator) is BLACKWELL:
+        return BLACKWELL_GEMM_CEILINGS
+    return NO_GEMM_CEILINGS
+
+
+def _ceilings(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    if value is not None and not isinstance(value, GemmCeilings):
+        raise SpecError(
+            f"{attribute.name} must be a GemmCeilings or None, got {type(value).__name__} {value!r}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -85,7 +214,8 @@ class InferenceEfficiency:
         (FP8, FP6, FP4, INT8) [fraction].  Narrow-precision GEMMs reach a
         smaller share of their doubled peak: quantising activations, scaling
         epilogues and less mature kernels.  Calibrated: 0.80 (TensorRT-LLM
-        0.5/0.6, FP8 on H100).
+        0.5/0.6, FP8 on H100).  Not applied to a precision with a measured
+        ceiling in ``gemm_ceilings``.
     step_overhead_s
         Fixed time per decode step [s]: host scheduling, sampling and
         synchronisation not covered by the kernels.  Calibrated: 0 (the
@@ -138,6 +268,13 @@ class InferenceEfficiency:
         python/triton_kernels opt_flags), so a decode step with a few tokens
         per expert wastes less than a fixed 64-row tile.  ``None``: the
         roofline's ``tile_m``.
+    gemm_ceilings
+        Measured large-GEMM ceilings per narrow precision
+        (:class:`GemmCeilings`); ``None`` picks the accelerator generation's
+        (:func:`gemm_ceilings_for`: :data:`BLACKWELL_GEMM_CEILINGS` on
+        Blackwell, none on Ampere and Hopper).  Pass
+        :data:`NO_GEMM_CEILINGS` to use ``gemm_max`` and ``narrow_gemm``
+        everywhere (e.g. after fitting them to your own GEMM sweep).
 
     Examples
     --------
@@ -160,6 +297,7 @@ class InferenceEfficiency:
     expert_load_cv: float = attrs.field(default=0.0, validator=finite_non_negative)
     dispatch_fp8: bool = bool_field(default=True)
     grouped_min_tile: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    gemm_ceilings: GemmCeilings | None = attrs.field(default=None, validator=_ceilings)
 
 
 #: The calibrated defaults with TensorRT-LLM 0.5-0.9's grouped-query decode
