@@ -94,6 +94,7 @@ from ..solvers._efficiency import Efficiency
 from ..solvers.collectives import CollectiveEfficiency, collective_time, efficiency_for
 from ..solvers.roofline import roofline
 from ..solvers.serving import InferenceEfficiency
+from ..solvers.serving_params import NO_GEMM_CEILINGS, GemmCeilings
 from ..solvers.training import TrainingEfficiency
 from ..validation.calibrate import LINKED
 from ..workload.operators import gemm_op
@@ -332,6 +333,8 @@ def _training_from(data: Mapping[str, Any]) -> TrainingEfficiency:
 def _inference_from(data: Mapping[str, Any]) -> InferenceEfficiency:
     d = dict(data)
     d["roofline"] = Efficiency(**d["roofline"])
+    if d.get("gemm_ceilings") is not None:
+        d["gemm_ceilings"] = GemmCeilings(**d["gemm_ceilings"])
     d["collectives"] = (
         None if d.get("collectives") is None else CollectiveEfficiency(**d["collectives"])
     )
@@ -979,6 +982,12 @@ def calibrate(
         else:
             state, chosen = _fit_stage(predictor, state, names, tolerance, progress)
         fitted.update({n: _get(state, n) for n in chosen})
+        if stage == "gemm" and chosen:
+            # the user's own GEMM sweep replaces the generation's published ceilings
+            state = _State(
+                training=state.training,
+                inference=attrs.evolve(state.inference, gemm_ceilings=NO_GEMM_CEILINGS),
+            )
     unconstrained = [n for n in start_values if n not in fitted]
     residuals = [r for p in predictors for r in p.residuals(state)]
     return Calibration(

@@ -226,3 +226,19 @@ def test_example_manifest_fit_is_close():
     assert cal.fitted["roofline.gemm_max"] == pytest.approx(0.68, rel=0.03)
     assert cal.fitted["collectives.scale_up"] == pytest.approx(0.78, rel=0.03)
     assert math.isfinite(cal.rms_log_error()) and cal.rms_log_error() < 0.04
+
+
+def test_a_gemm_sweep_replaces_the_generations_published_ceilings():
+    """Serving on Blackwell uses published GEMM ceilings per precision unless the user
+    measured their own GEMMs: then the fitted gemm_max / narrow_gemm apply, and the
+    calibration says so by carrying no ceilings (kept through save/load)."""
+    from blackwell_model.solvers.serving_params import NO_GEMM_CEILINGS
+
+    truth = {"roofline.gemm_max": 0.6, "inference.narrow_gemm": 0.9}
+    cal = calibrate(_gemm_data(truth), H100x16)
+    assert cal.inference.gemm_ceilings == NO_GEMM_CEILINGS
+    again = Calibration.from_dict(cal.to_dict())
+    assert again.inference.gemm_ceilings == NO_GEMM_CEILINGS
+    # without a GEMM sweep the generation's ceilings stay in force (None: by part)
+    only_memory = calibrate([MemoryMeasurement(bandwidth="3.0 TB/s", kind="stream")], H100x16)
+    assert only_memory.inference.gemm_ceilings is None
