@@ -101,9 +101,12 @@ def _doc_commands(doc: str) -> list[str]:
 @pytest.mark.parametrize("command", _doc_commands("getting_started"))
 def test_getting_started_commands_run(command, capsys, monkeypatch, tmp_path):
     import shlex
+    import shutil
 
     from blackwell_model.cli import main
 
+    # run where a reader of the page would: a checkout, with its examples/
+    shutil.copytree(DOCS.parent / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     code = main(shlex.split(command)[1:])
     _, err = capsys.readouterr()

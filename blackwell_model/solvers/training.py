@@ -139,7 +139,7 @@ CALIBRATED_ROOFLINE = Efficiency(
     gemm_max=0.72,  # calibrated (prior 0.70)
     attention=0.35,  # calibrated (prior 0.55)
     attention_backward=0.2545,  # linked: 0.35 x 0.40 / 0.55 (ratio of the priors)
-    overhead_s=2.6e-5,  # calibrated: 26 us per kernel (launch and inter-kernel gaps)
+    overhead_s=2.4e-5,  # calibrated: 24 us per kernel (launch and inter-kernel gaps)
     group_overhead_s=TE_GROUPED_GEMM_GROUP_S,  # kernel measurement, not calibrated
 )
 
@@ -233,8 +233,8 @@ class TrainingEfficiency:
     roofline: Efficiency = attrs.field(factory=lambda: CALIBRATED_ROOFLINE, validator=_efficiency)
     collectives: CollectiveEfficiency | None = attrs.field(default=None, validator=_collective_eff)
     units_from_accelerator: bool = bool_field(default=True)
-    # calibrated (prior 1.0): half of the layer GEMM time at the FP8 rate
-    low_precision_gemm_fraction: float = attrs.field(default=0.5, validator=_FRACTION)
+    # calibrated (prior 1.0): 55 % of the layer GEMM time at the FP8 rate
+    low_precision_gemm_fraction: float = attrs.field(default=0.55, validator=_FRACTION)
     tp_overlap: float = attrs.field(default=0.9, validator=_FRACTION)  # calibrated (prior 0.5)
     cp_overlap: float = attrs.field(default=0.8, validator=_FRACTION)
     ep_overlap: float = attrs.field(default=0.8, validator=_FRACTION)
@@ -397,6 +397,17 @@ class TrainingSolver:
             roof = attrs.evolve(roof, compute_units=units)
         #: The kernel efficiencies used (``roofline`` with the accelerator's SM count).
         self.kernel_eff = roof
+        # GEMMs at 8 bits or fewer on a generation with published narrow-precision
+        # ceilings (Blackwell: serving_params.BLACKWELL_GEMM_CEILINGS) run with that
+        # ceiling in place of gemm_max
+        from .serving_params import gemm_ceilings_for
+
+        ceilings = gemm_ceilings_for(self.accelerator)
+        self._narrow_eff: dict[Precision, Any] = {}
+        for p in (Precision.FP8, Precision.FP6, Precision.FP4):
+            c = ceilings.ceiling(p)
+            if c is not None:
+                self._narrow_eff[p] = attrs.evolve(roof, gemm_max=c)
         if hierarchy is None:
             from ..topology import cluster_spans
 
@@ -423,7 +434,8 @@ class TrainingSolver:
         launches = 0.0
         for op in ops:
             launches += op.launches * (2.0 if op.kind.is_gemm and op.precision.bytes < 2.0 else 1.0)
-            r = roofline(op, self.accelerator, efficiency=self.kernel_eff)
+            eff = self._narrow_eff.get(op.precision) if op.kind.is_gemm else None
+            r = roofline(op, self.accelerator, efficiency=eff or self.kernel_eff)
             total += r.time_s
             flops += op.flops
             if op.kind is OpKind.ATTENTION:

@@ -31,7 +31,8 @@ Method
      TPU, Trainium2, Maia, and serving on Blackwell): the root mean square of
      the held-out bias of the leave-one-generation-out calibrations
      (:func:`~blackwell_model.validation.calibrate.load_logo`: Blackwell
-     fitted on A100 and H100, A100 fitted on the others);
+     fitted on A100 and H100, A100 fitted on the others), plus the part term
+     above (its part was never measured either);
    * a workload class without a measured case of the phase (MoE serving on
      a generation other than Hopper): the held-out bias of MoE training
      fitted on dense models only.
@@ -345,8 +346,8 @@ def interval_factors(
     same_phase = [r for r in pool if r.phase == target.phase]
     widened = []
     gen_cases = [r for r in same_phase if r.generation == tgen]
-    if not gen_cases:
-        widened.append("generation")
+    if not gen_cases:  # an unmeasured generation's part is unmeasured too
+        widened += ["generation", "part"]
     elif not any(r.accelerator == target.accelerator for r in gen_cases):
         widened.append("part")
     if not any(r.moe == target.moe for r in (gen_cases or same_phase)):
