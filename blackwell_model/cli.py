@@ -754,6 +754,26 @@ def _batch_options(p: argparse.ArgumentParser, *, global_batch: int, seq_len: in
     )
 
 
+def _length_options(p: argparse.ArgumentParser) -> None:
+    """``--input-tokens`` and ``--output-tokens`` of a serving workload."""
+    p.add_argument(
+        "--input-tokens", type=_count, default=1000, help="prompt length (default: %(default)s)"
+    )
+    p.add_argument(
+        "--output-tokens", type=_count, default=1000, help="answer length (default: %(default)s)"
+    )
+
+
+def _systems_argument(p: argparse.ArgumentParser) -> None:
+    """The positional catalog systems of ``compare`` and ``size``."""
+    p.add_argument(
+        "systems",
+        nargs="*",
+        default=["DGX-H100", "GB200-NVL72"],
+        help="catalog systems (default: DGX-H100 GB200-NVL72)",
+    )
+
+
 _PRECISIONS = ["bf16", "fp16", "fp8", "fp4"]
 
 
@@ -945,18 +965,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="static batch per replica (default: continuous batching at the largest batch that fits)",
     )
-    p.add_argument(
-        "--input-tokens",
-        type=_count,
-        default=1000,
-        help="prompt length (default: %(default)s)",
-    )
-    p.add_argument(
-        "--output-tokens",
-        type=_count,
-        default=1000,
-        help="answer length (default: %(default)s)",
-    )
+    _length_options(p)
     p.add_argument(
         "--precision",
         default="fp8",
@@ -1010,12 +1019,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "step time, MFU, days, energy and cost of the run; serving throughput, latency, energy "
         "and cost per token. Prices are documented assumptions.",
     )
-    p.add_argument(
-        "systems",
-        nargs="*",
-        default=["DGX-H100", "GB200-NVL72"],
-        help="catalog systems (default: DGX-H100 GB200-NVL72)",
-    )
+    _systems_argument(p)
     p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
     p.add_argument("--gpus", type=_count, default=1024, help="training GPUs (default: %(default)s)")
     _batch_options(p, global_batch=1024, seq_len=8192)
@@ -1043,18 +1047,7 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=_PRECISIONS,
         help="serving precision (default: %(default)s)",
     )
-    p.add_argument(
-        "--input-tokens",
-        type=_count,
-        default=1000,
-        help="prompt length (default: %(default)s)",
-    )
-    p.add_argument(
-        "--output-tokens",
-        type=_count,
-        default=1000,
-        help="answer length (default: %(default)s)",
-    )
+    _length_options(p)
     _serving_options(p, kv=True)
     _common(p)
     p.set_defaults(func=_cmd_compare)
@@ -1333,20 +1326,10 @@ def _add_size_command(sub: Any) -> None:
         "racks needed for --rate requests/s, with dollars per million output tokens and "
         "facility joules per output token. Prices are documented assumptions.",
     )
-    p.add_argument(
-        "systems",
-        nargs="*",
-        default=["DGX-H100", "GB200-NVL72"],
-        help="catalog systems (default: DGX-H100 GB200-NVL72)",
-    )
+    _systems_argument(p)
     p.add_argument("--model", default="llama3-70b", help="catalog model (default: %(default)s)")
     p.add_argument("--rate", type=float, default=10.0, help="requests/s (default: %(default)s)")
-    p.add_argument(
-        "--input-tokens", type=_count, default=1000, help="prompt length (default: 1000)"
-    )
-    p.add_argument(
-        "--output-tokens", type=_count, default=1000, help="answer length (default: 1000)"
-    )
+    _length_options(p)
     p.add_argument(
         "--lengths",
         default=None,

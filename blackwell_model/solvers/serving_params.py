@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from .._spec import bool_field
+from .._validate import check_instance
 from ..errors import SpecError, UnknownNameError
 from ..hardware.precision import Precision
 from ..units import finite_non_negative, fraction
@@ -180,10 +181,7 @@ def gemm_ceilings_for(accelerator: Any) -> GemmCeilings:
 
 
 def _ceilings(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
-    if value is not None and not isinstance(value, GemmCeilings):
-        raise SpecError(
-            f"{attribute.name} must be a GemmCeilings or None, got {type(value).__name__} {value!r}"
-        )
+    check_instance(value, (GemmCeilings, type(None)), attribute.name, "a GemmCeilings or None")
 
 
 @attrs.frozen(kw_only=True)

@@ -192,9 +192,6 @@ class TrainingCase:
         How it was converted.
     assumptions
         Inputs the source does not state and the rule that set them.
-    check_memory
-        False where the memory model rejects the published layout (the case
-        is predicted anyway; see :attr:`assumptions`).
     memory
         :class:`~blackwell_model.parallel.MemoryModel` of the run: Megatron-LM
         2021/2022 runs had no fused attention and trained with dropout.
@@ -214,7 +211,6 @@ class TrainingCase:
     figure: str
     convention: str
     assumptions: tuple[str, ...] = ()
-    check_memory: bool = True
     memory: MemoryModel = attrs.field(factory=MemoryModel)
     preset: str = ""
 
@@ -237,7 +233,9 @@ class TrainingRow:
     """Predicted vs measured for one case.
 
     ``error`` is ``predicted / measured - 1`` of tokens/s per GPU;
-    ``step_error`` the same for the step time (``measured / predicted - 1``).
+    ``step_error`` the same for the step time (``measured / predicted - 1``);
+    ``step_published`` says the source published that step time itself
+    (Korthikanti et al.'s iteration times) rather than a throughput.
     """
 
     id: str
@@ -251,6 +249,7 @@ class TrainingRow:
     step_error: float
     mfu: float
     fits: bool
+    step_published: bool = False
     moe: bool = False
     preset: str = ""
     memory_B: float = 0.0
@@ -319,7 +318,9 @@ class ValidationTable(Display):
     @property
     def korthikanti_mean_step_error(self) -> float:
         """Mean absolute step-time error of the 8 Korthikanti et al. 2022 iteration-time cases."""
-        errs = [abs(r.step_error) for r in self.rows if _is_korthikanti_time(r.id)]
+        errs = [
+            abs(r.step_error) for r in self.rows if r.group == "korthikanti" and r.step_published
+        ]
         return float(statistics.fmean(errs)) if errs else math.nan
 
     def worst(self, n: int = 5) -> list[TrainingRow]:
@@ -382,10 +383,6 @@ class ValidationTable(Display):
                 + ", ".join(r.id for r in self.not_fitting)
             )
         return "\n".join(lines)
-
-
-def _is_korthikanti_time(case_id: str) -> bool:
-    return case_id.startswith("A100-KORTHIKANTI-") and "2240GPU" not in case_id
 
 
 # ------------------------------------------------------------------ parsing
@@ -501,18 +498,21 @@ def _model(case: Mapping[str, Any], group: str, seq: int) -> Transformer:
     raise SpecError(f"no model mapping for arch {arch!r} of case {case['id']!r}")
 
 
+#: Source family of a case, read from the publication it cites (first match).
+_SOURCE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("Narayanan", "Table 2"), "narayanan-t2"),
+    (("Narayanan",), "narayanan"),
+    (("Korthikanti",), "korthikanti"),
+    (("Megatron-LM README",), "megatron-core"),
+    (("performance_long_sequence",), "nemo-longseq"),
+)
+
+
 def _group(case: Mapping[str, Any]) -> str:
-    cid = case["id"]
-    if cid.startswith("A100-NARAYANAN-T2"):
-        return "narayanan-t2"
-    if cid.startswith("A100-NARAYANAN"):
-        return "narayanan"
-    if cid.startswith("A100-KORTHIKANTI"):
-        return "korthikanti"
-    if cid.startswith("H100-MCORE"):
-        return "megatron-core"
-    if "LONGSEQ" in cid:
-        return "nemo-longseq"
+    source = str(case.get("source", ""))
+    for needles, group in _SOURCE_GROUPS:
+        if all(n in source for n in needles):
+            return group
     return "nemo"
 
 
@@ -753,7 +753,7 @@ def _build(case: Mapping[str, Any]) -> TrainingCase:
                 + ", ".join(f"{k}={v}" for k, v in recipe.items())
                 + " (Megatron-Bridge 25.09 recipe files)"
             )
-        if "blockwise" in str(case.get("precision", "")).lower() or "(pa" in cid:
+        if "blockwise" in str(case.get("precision", "")).lower():
             fields["low_precision_weights"] = False
         if model.is_moe and "tokendrop" in str(case.get("model", "")).lower():
             fields["capacity_factor"] = 1.0
@@ -791,10 +791,13 @@ def _build(case: Mapping[str, Any]) -> TrainingCase:
         figure=figure,
         convention=convention,
         assumptions=tuple(notes),
-        check_memory=True,
         memory=memory,
         preset=preset_name,
     )
+
+
+#: ``TrainingCase.convention`` of a case whose source publishes the step time itself.
+_ITERATION_TIME = "iteration time"
 
 
 def _measured(
@@ -810,7 +813,7 @@ def _measured(
     if group == "korthikanti":
         if "iteration_time_s" in meas:
             t = float(meas["iteration_time_s"])
-            return tokens / (t * gpus), t, f"{t:g} s/iteration", "iteration time"
+            return tokens / (t * gpus), t, f"{t:g} s/iteration", _ITERATION_TIME
         mfu = _pct(meas["MFU_selective_SP"])
         tok = mfu * 312e12 / _korthikanti_model_flops_per_token(model, seq)
         return (
@@ -887,9 +890,7 @@ def predict_case(case: TrainingCase, efficiency: Any = None) -> Any:
     )  # fmt: skip
     kwargs: dict[str, Any] = dict(efficiency=efficiency, memory=case.memory, solver=solver)
     try:
-        return predict_training(
-            case.model, cluster, case.layout, check_memory=case.check_memory, **kwargs
-        )
+        return predict_training(case.model, cluster, case.layout, **kwargs)
     except InfeasibleLayoutError as exc:
         if exc.rule != "memory":
             raise
@@ -910,6 +911,7 @@ def _row(case: TrainingCase, report: Any) -> TrainingRow:
         predicted=pred,
         error=pred / case.measured - 1.0,
         step_error=float(report.step_time.m) / case.measured_step_time_s - 1.0,
+        step_published=case.convention == _ITERATION_TIME,
         mfu=float(report.mfu),
         fits=bool(report.fits),
         moe=bool(case.model.is_moe),
