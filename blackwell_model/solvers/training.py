@@ -46,6 +46,7 @@ import attrs
 import numpy as np
 
 from .._spec import bool_field
+from .._validate import check_instance
 from ..errors import InfeasibleLayoutError, SpecError
 from ..hardware.precision import Precision
 from ..parallel.layout import RECOMPUTE_MODULES, stage_layer_arrays
@@ -63,6 +64,7 @@ from ._efficiency import Efficiency
 from .collectives import CollectiveEfficiency, collective_time, efficiency_for
 from .moe import dispatch_bytes, expert_comm_exposure
 from .roofline import roofline
+from .serving_params import GemmCeilings, gemm_ceilings_for
 
 _FRACTION = fraction()
 
@@ -151,6 +153,10 @@ def _efficiency(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # t
         )
 
 
+def _ceilings(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
+    check_instance(value, (GemmCeilings, type(None)), attribute.name, "a GemmCeilings or None")
+
+
 def _collective_eff(inst: Any, attribute: attrs.Attribute, value: Any) -> None:  # type: ignore[type-arg]
     if value is not None and not isinstance(value, CollectiveEfficiency):
         raise SpecError(
@@ -179,6 +185,13 @@ class TrainingEfficiency:
     collectives
         Collective bus efficiencies; None picks the preset matching the
         accelerator (:func:`~blackwell_model.solvers.efficiency_for`).
+    gemm_ceilings
+        Large-GEMM ceilings of the narrow precisions
+        (:class:`~blackwell_model.solvers.serving_params.GemmCeilings`), in place of
+        ``roofline.gemm_max`` for GEMMs computing at FP8/FP6/FP4; ``None`` takes the
+        accelerator generation's published ones
+        (:func:`~blackwell_model.solvers.serving_params.gemm_ceilings_for`:
+        Blackwell's, none on Hopper and Ampere), as serving does.
     units_from_accelerator
         Use the accelerator's ``compute_units`` (SM or CU count, from the
         catalog) for the GEMM wave quantisation instead of
@@ -233,6 +246,7 @@ class TrainingEfficiency:
     roofline: Efficiency = attrs.field(factory=lambda: CALIBRATED_ROOFLINE, validator=_efficiency)
     collectives: CollectiveEfficiency | None = attrs.field(default=None, validator=_collective_eff)
     units_from_accelerator: bool = bool_field(default=True)
+    gemm_ceilings: GemmCeilings | None = attrs.field(default=None, validator=_ceilings)
     # calibrated (prior 1.0): 55 % of the layer GEMM time at the FP8 rate
     low_precision_gemm_fraction: float = attrs.field(default=0.55, validator=_FRACTION)
     tp_overlap: float = attrs.field(default=0.9, validator=_FRACTION)  # calibrated (prior 0.5)
@@ -397,12 +411,9 @@ class TrainingSolver:
             roof = attrs.evolve(roof, compute_units=units)
         #: The kernel efficiencies used (``roofline`` with the accelerator's SM count).
         self.kernel_eff = roof
-        # GEMMs at 8 bits or fewer on a generation with published narrow-precision
-        # ceilings (Blackwell: serving_params.BLACKWELL_GEMM_CEILINGS) run with that
-        # ceiling in place of gemm_max
-        from .serving_params import gemm_ceilings_for
-
-        ceilings = gemm_ceilings_for(self.accelerator)
+        # GEMMs at 8 bits or fewer run under their precision's ceiling where one is
+        # set (Blackwell's published ones by default) in place of gemm_max
+        ceilings = self.eff.gemm_ceilings or gemm_ceilings_for(self.accelerator)
         self._narrow_eff: dict[Precision, Any] = {}
         for p in (Precision.FP8, Precision.FP6, Precision.FP4):
             c = ceilings.ceiling(p)
@@ -777,7 +788,8 @@ class TrainingSolver:
             load[sel] = ld
             d_lt = lt.get(False, lt.get(True))
             m_lt = lt.get(True, d_lt)
-            assert d_lt is not None and m_lt is not None
+            if d_lt is None or m_lt is None:
+                raise SpecError(f"model {model.name!r} has no transformer layers to time")
             for store, vals, mod, modf in (
                 (dense, d_lt, d_mod, d_modf),
                 (moe, m_lt, m_mod, m_modf),

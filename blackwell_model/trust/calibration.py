@@ -321,9 +321,15 @@ def _eff_to_dict(obj: Any) -> Any:
     return out
 
 
+def _ceilings_from(d: dict[str, Any]) -> None:
+    if d.get("gemm_ceilings") is not None:
+        d["gemm_ceilings"] = GemmCeilings(**d["gemm_ceilings"])
+
+
 def _training_from(data: Mapping[str, Any]) -> TrainingEfficiency:
     d = dict(data)
     d["roofline"] = Efficiency(**d["roofline"])
+    _ceilings_from(d)
     d["collectives"] = (
         None if d.get("collectives") is None else CollectiveEfficiency(**d["collectives"])
     )
@@ -333,8 +339,7 @@ def _training_from(data: Mapping[str, Any]) -> TrainingEfficiency:
 def _inference_from(data: Mapping[str, Any]) -> InferenceEfficiency:
     d = dict(data)
     d["roofline"] = Efficiency(**d["roofline"])
-    if d.get("gemm_ceilings") is not None:
-        d["gemm_ceilings"] = GemmCeilings(**d["gemm_ceilings"])
+    _ceilings_from(d)
     d["collectives"] = (
         None if d.get("collectives") is None else CollectiveEfficiency(**d["collectives"])
     )
@@ -985,7 +990,7 @@ def calibrate(
         if stage == "gemm" and chosen:
             # the user's own GEMM sweep replaces the generation's published ceilings
             state = _State(
-                training=state.training,
+                training=attrs.evolve(state.training, gemm_ceilings=NO_GEMM_CEILINGS),
                 inference=attrs.evolve(state.inference, gemm_ceilings=NO_GEMM_CEILINGS),
             )
     unconstrained = [n for n in start_values if n not in fitted]

@@ -237,8 +237,11 @@ def test_a_gemm_sweep_replaces_the_generations_published_ceilings():
     truth = {"roofline.gemm_max": 0.6, "inference.narrow_gemm": 0.9}
     cal = calibrate(_gemm_data(truth), H100x16)
     assert cal.inference.gemm_ceilings == NO_GEMM_CEILINGS
+    assert cal.training.gemm_ceilings == NO_GEMM_CEILINGS
     again = Calibration.from_dict(cal.to_dict())
     assert again.inference.gemm_ceilings == NO_GEMM_CEILINGS
+    assert again.training.gemm_ceilings == NO_GEMM_CEILINGS
     # without a GEMM sweep the generation's ceilings stay in force (None: by part)
     only_memory = calibrate([MemoryMeasurement(bandwidth="3.0 TB/s", kind="stream")], H100x16)
     assert only_memory.inference.gemm_ceilings is None
+    assert only_memory.training.gemm_ceilings is None
